@@ -1,0 +1,7 @@
+//! sea-orm entities: one module per table. Nothing here knows about HTTP.
+
+pub mod audit_log;
+pub mod event_log;
+pub mod refresh_tokens;
+pub mod sessions;
+pub mod users;

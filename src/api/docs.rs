@@ -1,0 +1,70 @@
+//! API documentation: `/openapi.json`, Swagger UI at `/docs`, ReDoc at `/redoc`.
+//! Every asset is compiled into the binary; nothing is fetched from a CDN.
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{auth, health, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hybrid-dns", description = "Management plane for BIND9: REST API. Errors always have the body {error, message, details, timestamp}."),
+    paths(
+        health::health,
+        auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
+        auth::totp_setup, auth::totp_enable, auth::totp_disable,
+        users::list, users::create, users::get, users::update, users::delete, users::unlock, users::reset_password,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign-in, tokens and two-factor authentication"),
+        (name = "users", description = "Users and roles"),
+        (name = "health", description = "Liveness and component health"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+const REDOC_JS: &[u8] = include_bytes!("assets/redoc.standalone.js");
+
+const REDOC_HTML: &str = r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>hybrid-dns API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/openapi.json"></redoc>
+<script src="/redoc/redoc.standalone.js"></script></body></html>"#;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .service(web::resource("/redoc").route(web::get().to(|| async {
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(REDOC_HTML)
+        })))
+        .service(
+            web::resource("/redoc/redoc.standalone.js").route(web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("application/javascript")
+                    .insert_header(("Cache-Control", "public, max-age=86400"))
+                    .body(REDOC_JS)
+            })),
+        );
+}

@@ -1,0 +1,206 @@
+//! Configuration: defaults < TOML file (`--config`) < `HDNS_*` environment < CLI flags.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the service. Flat, so each key maps to one `HDNS_<KEY>` variable.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Directory for the SQLite database, the JWT secret and BIND files.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; SQLite inside `data_dir` when unset.
+    pub database_url: Option<String>,
+    /// HMAC secret for access tokens; generated into `data_dir/jwt_secret` when unset.
+    pub jwt_secret: Option<String>,
+    /// Password of the bootstrap admin created on first start (random when unset).
+    pub admin_password: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Failed logins before an account is locked.
+    pub lockout_threshold: u32,
+    pub lockout_duration_secs: u64,
+    /// Origins allowed by CORS; none by default.
+    pub cors_origins: Vec<String>,
+    /// Requests per minute from one IP address (0 disables the limit).
+    pub rate_limit_per_ip: u32,
+    /// Requests per minute for one authenticated user (0 disables the limit).
+    pub rate_limit_per_user: u32,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Send Strict-Transport-Security (set when a TLS proxy fronts the service).
+    pub hsts: bool,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// A tracing filter directive, e.g. `info` or `hybrid_dns=debug`.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            jwt_secret: None,
+            admin_password: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            lockout_threshold: 5,
+            lockout_duration_secs: 15 * 60,
+            cors_origins: Vec::new(),
+            rate_limit_per_ip: 1200,
+            rate_limit_per_user: 600,
+            max_body_bytes: 1024 * 1024,
+            hsts: false,
+            log_format: "text".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Self, String> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            check_file_keys(path)?;
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("HDNS_").ignore(&["config"]))
+            .merge(Serialized::defaults(cli));
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| format!("invalid configuration: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err("log_format must be `text` or `json`".into());
+        }
+        if self.lockout_threshold == 0 {
+            return Err("lockout_threshold must be at least 1".into());
+        }
+        if self.access_token_ttl_secs < 10 {
+            return Err("access_token_ttl_secs must be at least 10".into());
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("hybrid-dns.db").display()
+            ),
+        }
+    }
+
+    /// The configuration with every secret replaced, for `config show` and `/api/system`.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        let hide = |v: &mut Option<String>| {
+            if v.is_some() {
+                *v = Some("<redacted>".into());
+            }
+        };
+        hide(&mut c.jwt_secret);
+        hide(&mut c.admin_password);
+        c.database_url = Some(redact_url(&self.effective_database_url()));
+        c
+    }
+}
+
+/// A misspelt key in the file is an error, not a silently ignored setting.
+/// (Environment variables are not checked: other tools share the `HDNS_` prefix.)
+fn check_file_keys(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+    let known = serde_json::to_value(Config::default()).unwrap_or_default();
+    for key in table.keys() {
+        if known.get(key).is_none() {
+            return Err(format!(
+                "unknown key `{key}` in config file {}",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Hides the password in `scheme://user:password@host/...`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') {
+                format!("{user}:<redacted>")
+            } else {
+                user.to_string()
+            };
+            format!("{}://{}{}", &url[..scheme_end], hidden, &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_in_url() {
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@db:5432/hdns"),
+            "postgres://bob:<redacted>@db:5432/hdns"
+        );
+        assert_eq!(
+            redact_url("postgres://bob@db/hdns"),
+            "postgres://bob@db/hdns"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn redacted_hides_secrets() {
+        let c = Config {
+            jwt_secret: Some("abc".into()),
+            admin_password: Some("pw".into()),
+            ..Config::default()
+        };
+        let r = c.redacted();
+        assert_eq!(r.jwt_secret.as_deref(), Some("<redacted>"));
+        assert_eq!(r.admin_password.as_deref(), Some("<redacted>"));
+    }
+}

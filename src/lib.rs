@@ -1,0 +1,18 @@
+//! hybrid-dns: the edge of the service (CLI, config, REST, WebSocket, auth).
+//! The runtime lives in the `hdns-actors` crate, the schema in `hdns-entities`.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod server;
+pub mod services;
+pub mod state;
+
+/// Current time as RFC 3339 / ISO-8601 with millisecond precision, UTC.
+pub fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

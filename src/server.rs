@@ -1,0 +1,95 @@
+//! Builds the application and runs the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_cors::Cors;
+use actix_governor::Governor;
+use actix_web::{web, App, HttpServer};
+
+use crate::auth::tokens::JwtKeys;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{errors, rate_limit, request_log::RequestLog, security_headers};
+use crate::services::bootstrap;
+use crate::state::AppState;
+use crate::{api, db};
+
+/// Everything `serve` needs before it accepts connections. Errors are one line.
+pub async fn prepare(cfg: Config) -> Result<AppState, String> {
+    bootstrap::prepare_data_dir(&cfg.data_dir)?;
+    let conn = db::connect(&cfg.effective_database_url()).await?;
+    db::migrate(&conn).await?;
+    let secret = bootstrap::jwt_secret(&cfg)?;
+    if let Some(password) = bootstrap::ensure_admin(&conn, &cfg).await? {
+        // Printed once, on the terminal only: it never goes through the logger.
+        eprintln!(
+            "\n  Bootstrap admin created.\n    username: admin\n    password: {password}\n  \
+             It must be changed at first login (POST /api/auth/change-password).\n"
+        );
+    }
+    Ok(AppState {
+        db: conn,
+        jwt: Arc::new(JwtKeys::new(&secret)),
+        config: Arc::new(cfg),
+        started_at: Instant::now(),
+    })
+}
+
+pub async fn serve(state: AppState) -> Result<(), String> {
+    let cfg = state.config.clone();
+    let listener = TcpListener::bind(&cfg.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "hybrid-dns {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    tracing::info!(%addr, "listening");
+
+    let per_ip = rate_limit::per_minute(rate_limit::ByIp, cfg.rate_limit_per_ip);
+    let per_user = rate_limit::per_minute(
+        rate_limit::ByUser(state.jwt.clone()),
+        cfg.rate_limit_per_user,
+    );
+    HttpServer::new(move || {
+        let cfg = &state.config;
+        let mut cors = Cors::default()
+            .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+            .allowed_headers(["Authorization", "Content-Type"])
+            .max_age(3600);
+        for origin in &cfg.cors_origins {
+            cors = cors.allowed_origin(origin);
+        }
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(errors::json_config(cfg.max_body_bytes))
+            .app_data(web::PayloadConfig::new(cfg.max_body_bytes))
+            .app_data(errors::query_config())
+            .app_data(errors::path_config())
+            .configure(api::configure)
+            .default_service(web::to(|| async {
+                ApiError::from_status(actix_web::http::StatusCode::NOT_FOUND)
+            }))
+            .wrap(Governor::new(&per_user))
+            .wrap(Governor::new(&per_ip))
+            .wrap(cors)
+            .wrap(errors::error_bodies())
+            .wrap(security_headers::headers(cfg.hsts))
+            .wrap(RequestLog)
+    })
+    .listen(listener)
+    .map_err(|e| format!("cannot start the HTTP server: {e}"))?
+    .run()
+    .await
+    .map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+impl actix_web::Responder for ApiError {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _req: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
