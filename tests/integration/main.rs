@@ -1,0 +1,8 @@
+//! Integration suite: the real binary, real HTTP, SQLite and PostgreSQL.
+
+mod common;
+
+mod auth;
+mod cli;
+mod conventions;
+mod users;
