@@ -1,7 +1,7 @@
-//! The runtime of hybrid-dns: typed events and their priorities, the
-//! SubscriptionRegistry and Dispatcher, and the actors that own BIND, health
-//! checks, threat feeds and metrics. Nothing here knows about HTTP.
-//!
-//! The crate is wired into the workspace now so the dependency direction
-//! (`src` -> `actors` -> `entities`) is fixed from the start; the actors arrive
-//! with the DNS and WebSocket work.
+//! The runtime of hybrid-dns: typed events and their priorities, the event
+//! bus, and the actors that own BIND (and later health checks, threat feeds
+//! and metrics). Nothing here knows about HTTP.
+
+pub mod bind;
+pub mod bus;
+pub mod events;

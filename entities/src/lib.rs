@@ -1,7 +1,11 @@
 //! sea-orm entities: one module per table. Nothing here knows about HTTP.
 
 pub mod audit_log;
+pub mod dns_records;
 pub mod event_log;
+pub mod forwarders;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;
+pub mod zone_permissions;
+pub mod zones;

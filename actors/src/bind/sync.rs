@@ -1,0 +1,223 @@
+//! Database -> files: renders a zone or the configuration, checks it with
+//! BIND's own tools on a temporary file, and hands back something to install
+//! by atomic rename once the database transaction committed.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use hdns_entities::{dns_records, forwarders, zones};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::files::{self, Staged};
+use super::render::{ForwarderStanza, Renderer, ZoneStanza};
+use super::{zonedata, BindMode, BindSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// BIND's checker refused the result: the caller's change is invalid.
+    #[error("{0}")]
+    Check(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<std::io::Error> for BindError {
+    fn from(e: std::io::Error) -> Self {
+        BindError::Internal(format!("BIND file I/O failed: {e}"))
+    }
+}
+
+impl From<sea_orm::DbErr> for BindError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        BindError::Internal(e.to_string())
+    }
+}
+
+/// Renders and checks BIND files. One per process; cheap to clone.
+#[derive(Clone)]
+pub struct BindFiles {
+    pub settings: Arc<BindSettings>,
+    renderer: Arc<Renderer>,
+    zone_locks: Arc<DashMap<String, Arc<Mutex<()>>>>,
+    conf_lock: Arc<Mutex<()>>,
+}
+
+impl BindFiles {
+    pub fn new(settings: Arc<BindSettings>) -> Result<Self, String> {
+        settings
+            .paths
+            .create_dirs()
+            .map_err(|e| format!("cannot create BIND directory {}: {e}", settings.paths.dir.display()))?;
+        if settings.mode == BindMode::Managed {
+            settings.ensure_rndc_key().map_err(|e| format!("cannot write the rndc key: {e}"))?;
+        }
+        Ok(Self {
+            settings,
+            renderer: Arc::new(Renderer::new()?),
+            zone_locks: Arc::new(DashMap::new()),
+            conf_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Serializes changes to one zone from read to install, so two concurrent
+    /// writers cannot install a file that misses the other's change.
+    pub async fn lock_zone(&self, zone: &str) -> OwnedMutexGuard<()> {
+        let m = self.zone_locks.entry(zone.to_string()).or_default().clone();
+        m.lock_owned().await
+    }
+
+    pub async fn lock_conf(&self) -> OwnedMutexGuard<()> {
+        self.conf_lock.clone().lock_owned().await
+    }
+
+    /// Renders one master zone's file and checks it. `None` for zone types
+    /// that have no master file of ours.
+    pub fn render_zone_text(&self, zone: &zones::Model, records: &[dns_records::Model]) -> Result<String, BindError> {
+        let lines: Vec<_> = records.iter().filter(|r| r.enabled).map(zonedata::line).collect();
+        self.renderer.zone_file(&zonedata::header(zone), &lines).map_err(BindError::Internal)
+    }
+
+    pub async fn stage_zone(&self, zone: &zones::Model, records: &[dns_records::Model]) -> Result<Option<Staged>, BindError> {
+        if zone.zone_type != "master" {
+            return Ok(None);
+        }
+        let text = self.render_zone_text(zone, records)?;
+        let staged = Staged::write(self.settings.paths.zone_file(&zone.name), &text).await?;
+        files::check_zone(&self.settings.tools, &zone.name, &staged.temp)
+            .await
+            .map_err(BindError::Check)?;
+        Ok(Some(staged))
+    }
+
+    /// Loads a zone's records and stages its file.
+    pub async fn stage_zone_from_db<C: ConnectionTrait>(&self, db: &C, zone: &zones::Model) -> Result<Option<Staged>, BindError> {
+        let records = dns_records::Entity::find()
+            .filter(dns_records::Column::ZoneId.eq(zone.id))
+            .order_by_asc(dns_records::Column::Name)
+            .order_by_asc(dns_records::Column::Id)
+            .all(db)
+            .await?;
+        self.stage_zone(zone, &records).await
+    }
+
+    /// Renders zones.conf (and named.conf outside external mode) from the
+    /// database and checks them with named-checkconf.
+    pub async fn stage_config<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<Staged>, BindError> {
+        let zones = zones::Entity::find()
+            .filter(zones::Column::Enabled.eq(true))
+            .order_by_asc(zones::Column::Name)
+            .all(db)
+            .await?;
+        let fwds = forwarders::Entity::find()
+            .filter(forwarders::Column::Enabled.eq(true))
+            .order_by_asc(forwarders::Column::Name)
+            .all(db)
+            .await?;
+        let paths = &self.settings.paths;
+        let stanzas: Vec<ZoneStanza> = zones
+            .iter()
+            .map(|z| ZoneStanza {
+                name: z.name.clone(),
+                zone_type: z.zone_type.clone(),
+                file: match z.zone_type.as_str() {
+                    "slave" => paths.secondary_file(&z.name),
+                    _ => paths.zone_file(&z.name),
+                }
+                .to_string_lossy()
+                .into_owned(),
+                primaries: strings(&z.primaries),
+                forwarders: strings(&z.forwarders),
+                forward_policy: z.forward_policy.clone(),
+                allow_transfer: non_empty_or_none(strings(&z.allow_transfer)),
+                also_notify: strings(&z.also_notify),
+            })
+            .collect();
+        let fstanzas: Vec<ForwarderStanza> = fwds
+            .iter()
+            .flat_map(|f| {
+                let servers = servers(&f.servers);
+                strings(&f.domains).into_iter().map(move |d| ForwarderStanza {
+                    label: f.name.replace(['"', '\\'], ""),
+                    domain: d,
+                    policy: f.policy.clone(),
+                    servers: servers.clone(),
+                })
+            })
+            .collect();
+        let zones_text = self.renderer.zones_conf(&stanzas, &fstanzas).map_err(BindError::Internal)?;
+        let zones_staged = Staged::write(paths.zones_conf(), &zones_text).await?;
+
+        let mut staged = Vec::new();
+        if self.settings.mode == BindMode::External {
+            files::check_conf(&self.settings.tools, &zones_staged.temp).await.map_err(BindError::Check)?;
+        } else {
+            // Check a named.conf that includes the staged zone statements, then
+            // stage the real one that includes the final path.
+            let mut conf = self.settings.named_conf();
+            conf.zones_conf = zones_staged.temp.to_string_lossy().into_owned();
+            let probe = Staged::write(paths.named_conf(), &self.renderer.named_conf(&conf).map_err(BindError::Internal)?).await?;
+            files::check_conf(&self.settings.tools, &probe.temp).await.map_err(BindError::Check)?;
+            drop(probe);
+            let real = self.renderer.named_conf(&self.settings.named_conf()).map_err(BindError::Internal)?;
+            staged.push(Staged::write(paths.named_conf(), &real).await?);
+        }
+        staged.insert(0, zones_staged);
+        Ok(staged)
+    }
+
+    /// Re-renders everything from the database (start-up, `hybrid-dns bind sync`).
+    pub async fn sync_all<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<String>, BindError> {
+        let _conf = self.lock_conf().await;
+        let zones = zones::Entity::find().filter(zones::Column::Enabled.eq(true)).all(db).await?;
+        let mut names = Vec::new();
+        for z in &zones {
+            let _z = self.lock_zone(&z.name).await;
+            if let Some(staged) = self.stage_zone_from_db(db, z).await? {
+                staged.install().await?;
+                names.push(z.name.clone());
+            }
+        }
+        for f in self.stage_config(db).await? {
+            f.install().await?;
+        }
+        Ok(names)
+    }
+
+    /// Removes a deleted zone's file (after the config no longer names it).
+    pub async fn remove_zone_file(&self, zone: &str) {
+        let _ = tokio::fs::remove_file(self.settings.paths.zone_file(zone)).await;
+        let _ = tokio::fs::remove_file(self.settings.paths.secondary_file(zone)).await;
+    }
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn non_empty_or_none(v: Vec<String>) -> Vec<String> {
+    if v.is_empty() {
+        vec!["none".into()]
+    } else {
+        v
+    }
+}
+
+/// `[{"address": ip, "port": n?}]` as BIND's `ip port n` items.
+fn servers(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| {
+                    let addr = s.get("address")?.as_str()?;
+                    Some(match s.get("port").and_then(|p| p.as_u64()) {
+                        Some(p) => format!("{addr} port {p}"),
+                        None => addr.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

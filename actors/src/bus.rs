@@ -1,0 +1,58 @@
+//! The publishing side of event delivery. Services and actors publish here after
+//! their change committed; every event is appended to the event log and handed
+//! to whoever listens (the Dispatcher). Publishing never blocks the publisher.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use hdns_entities::event_log;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use tokio::sync::broadcast;
+
+use crate::events::Event;
+
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Arc<Event>>,
+    db: Option<DatabaseConnection>,
+    /// Events that found their log write failing; counted, never silent.
+    pub log_failures: Arc<AtomicU64>,
+}
+
+impl EventBus {
+    pub fn new(db: Option<DatabaseConnection>) -> Self {
+        let (tx, _) = broadcast::channel(65_536);
+        Self {
+            tx,
+            db,
+            log_failures: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    pub fn publish(&self, event: Event) {
+        let event = Arc::new(event);
+        if let Some(db) = self.db.clone() {
+            let e = event.clone();
+            let failures = self.log_failures.clone();
+            tokio::spawn(async move {
+                let row = event_log::ActiveModel {
+                    event_type: Set(e.event_type.as_str().to_string()),
+                    priority: Set(e.priority.as_str().to_string()),
+                    payload: Set(e.data.clone()),
+                    created_at: Set(chrono::Utc::now()),
+                    ..Default::default()
+                };
+                if let Err(err) = row.insert(&db).await {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %err, "event log write failed");
+                }
+            });
+        }
+        // No receiver yet is not an error: the event is still in the log.
+        let _ = self.tx.send(event);
+    }
+}
