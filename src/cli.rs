@@ -30,6 +30,12 @@ pub struct Cli {
     /// Database URL: sqlite://... or postgres://... [default: SQLite in the data dir].
     #[arg(long, global = true, env = "HDNS_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// How BIND is driven: managed (own named), external (system named) or disabled.
+    #[arg(long, global = true, env = "HDNS_BIND_MODE", value_parser = ["managed", "external", "disabled"])]
+    pub bind_mode: Option<String>,
+    /// Loopback port the managed named listens on [default: 5353].
+    #[arg(long, global = true, env = "HDNS_DNS_PORT")]
+    pub dns_port: Option<u16>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -87,6 +93,8 @@ pub fn main() -> ExitCode {
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
+        bind_mode: cli.bind_mode.clone(),
+        dns_port: cli.dns_port,
     };
     let cfg = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(c) => c,

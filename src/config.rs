@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use hdns_actors::bind::{BindMode, BindPaths, BindSettings, Tools};
 use serde::{Deserialize, Serialize};
 
 /// Every setting of the service. Flat, so each key maps to one `HDNS_<KEY>` variable.
@@ -39,6 +40,26 @@ pub struct Config {
     pub log_format: String,
     /// A tracing filter directive, e.g. `info` or `hybrid_dns=debug`.
     pub log_level: String,
+    /// `managed`, `external` or `disabled`; unset: `managed` when `named` is
+    /// installed, else `disabled`.
+    pub bind_mode: Option<String>,
+    /// Where BIND's files are written [default: `<data_dir>/bind`]. In external
+    /// mode: a directory the system named reads (include its `zones.conf`).
+    pub bind_dir: Option<PathBuf>,
+    /// Loopback port the managed named answers DNS on.
+    pub dns_port: u16,
+    /// Loopback port of the managed named's rndc control channel.
+    pub rndc_port: u16,
+    /// Loopback port of the managed named's statistics channel.
+    pub bind_stats_port: u16,
+    /// Clients the managed named recurses for.
+    pub bind_allow_recursion: Vec<String>,
+    /// Global forwarders of the managed named (none: it resolves itself).
+    pub bind_forwarders: Vec<String>,
+    /// External mode: the rndc.conf that reaches the system named.
+    pub bind_rndc_conf: Option<PathBuf>,
+    /// Largest zone file accepted by import, in bytes.
+    pub max_zone_file_bytes: usize,
 }
 
 impl Default for Config {
@@ -60,6 +81,15 @@ impl Default for Config {
             hsts: false,
             log_format: "text".into(),
             log_level: "info".into(),
+            bind_mode: None,
+            bind_dir: None,
+            dns_port: 5353,
+            rndc_port: 9953,
+            bind_stats_port: 8053,
+            bind_allow_recursion: vec!["127.0.0.1".into()],
+            bind_forwarders: Vec::new(),
+            bind_rndc_conf: None,
+            max_zone_file_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -73,6 +103,10 @@ pub struct CliOverrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_port: Option<u16>,
 }
 
 impl Config {
@@ -102,6 +136,11 @@ impl Config {
         if self.lockout_threshold == 0 {
             return Err("lockout_threshold must be at least 1".into());
         }
+        if let Some(m) = &self.bind_mode {
+            if BindMode::parse(m).is_none() {
+                return Err("bind_mode must be `managed`, `external` or `disabled`".into());
+            }
+        }
         if self.access_token_ttl_secs < 10 {
             return Err("access_token_ttl_secs must be at least 10".into());
         }
@@ -116,6 +155,34 @@ impl Config {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("hybrid-dns.db").display()
             ),
+        }
+    }
+
+    /// The BIND mode in force.
+    pub fn effective_bind_mode(&self) -> BindMode {
+        match self.bind_mode.as_deref().and_then(BindMode::parse) {
+            Some(m) => m,
+            None if Tools::discover().named.is_some() => BindMode::Managed,
+            None => BindMode::Disabled,
+        }
+    }
+
+    pub fn bind_settings(&self) -> BindSettings {
+        let dir = self
+            .bind_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("bind"));
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        BindSettings {
+            mode: self.effective_bind_mode(),
+            paths: BindPaths::new(dir),
+            dns_port: self.dns_port,
+            rndc_port: self.rndc_port,
+            stats_port: self.bind_stats_port,
+            allow_recursion: self.bind_allow_recursion.clone(),
+            global_forwarders: self.bind_forwarders.clone(),
+            rndc_conf: self.bind_rndc_conf.clone(),
+            tools: Tools::discover(),
         }
     }
 

@@ -8,7 +8,14 @@ use actix_cors::Cors;
 use actix_governor::Governor;
 use actix_web::{web, App, HttpServer};
 
+use actix::Actor as _;
+use hdns_actors::bind::actor::SharedStatus;
+use hdns_actors::bind::sync::BindFiles;
+use hdns_actors::bind::{BindActor, BindMode};
+use hdns_actors::bus::EventBus;
+
 use crate::auth::tokens::JwtKeys;
+use crate::services::dns_commit::Dns;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{errors, rate_limit, request_log::RequestLog, security_headers};
@@ -29,12 +36,37 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
              It must be changed at first login (POST /api/auth/change-password).\n"
         );
     }
+    let dns = start_bind(&cfg, &conn).await?;
     Ok(AppState {
+        dns,
+        bulk: Default::default(),
         db: conn,
         jwt: Arc::new(JwtKeys::new(&secret)),
         config: Arc::new(cfg),
         started_at: Instant::now(),
     })
+}
+
+/// The DNS side without a running BindActor (CLI commands).
+pub fn dns_context(cfg: &Config, conn: &sea_orm::DatabaseConnection) -> Result<Dns, String> {
+    let files = BindFiles::new(Arc::new(cfg.bind_settings()))?;
+    let status: SharedStatus = Default::default();
+    Ok(Dns::new(files, EventBus::new(Some(conn.clone())), status))
+}
+
+/// Renders every BIND file from the database, then starts BindActor (which
+/// spawns named in managed mode). Must run inside the actix System.
+async fn start_bind(cfg: &Config, conn: &sea_orm::DatabaseConnection) -> Result<Dns, String> {
+    let mut dns = dns_context(cfg, conn)?;
+    let settings = dns.files.settings.clone();
+    if settings.mode == BindMode::Managed && settings.tools.named.is_none() {
+        return Err("bind_mode is managed but `named` is not installed (install Debian's bind9 or use --bind-mode disabled)".into());
+    }
+    let zones = dns.sync_all(conn).await.map_err(|e| format!("cannot render BIND files: {e}"))?;
+    tracing::info!(mode = settings.mode.as_str(), dir = %settings.paths.dir.display(), zones = zones.len(), "BIND files rendered");
+    let actor = BindActor::new(settings, dns.bus.clone(), dns.status.clone()).start();
+    dns.actor = Some(actor);
+    Ok(dns)
 }
 
 pub async fn serve(state: AppState) -> Result<(), String> {
@@ -68,7 +100,7 @@ pub async fn serve(state: AppState) -> Result<(), String> {
             .app_data(web::PayloadConfig::new(cfg.max_body_bytes))
             .app_data(errors::query_config())
             .app_data(errors::path_config())
-            .configure(api::configure)
+            .configure(|c| api::configure(c, cfg.max_zone_file_bytes))
             .default_service(web::to(|| async {
                 ApiError::from_status(actix_web::http::StatusCode::NOT_FOUND)
             }))

@@ -7,6 +7,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
+use crate::services::bulk::BulkRegistry;
+use crate::services::dns_commit::Dns;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +16,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
     pub started_at: Instant,
+    pub dns: Dns,
+    pub bulk: BulkRegistry,
 }

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{auth, health, users};
+use super::{auth, forwarders, health, records, users, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,10 @@ use super::{auth, health, users};
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         auth::totp_setup, auth::totp_enable, auth::totp_disable,
         users::list, users::create, users::get, users::update, users::delete, users::unlock, users::reset_password,
+        zones::list, zones::create, zones::get, zones::update, zones::delete, zones::export, zones::import, zones::validate,
+        zones::permissions, zones::grant, zones::revoke,
+        records::list, records::create, records::get, records::update, records::delete, records::bulk_start, records::bulk_status,
+        forwarders::list, forwarders::create, forwarders::get, forwarders::update, forwarders::delete, forwarders::test,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -23,6 +27,9 @@ use super::{auth, health, users};
         (name = "auth", description = "Sign-in, tokens and two-factor authentication"),
         (name = "users", description = "Users and roles"),
         (name = "health", description = "Liveness and component health"),
+        (name = "zones", description = "Zones, zone files and zone grants"),
+        (name = "records", description = "DNS records and bulk changes"),
+        (name = "forwarders", description = "Conditional forwarders"),
     )
 )]
 pub struct ApiDoc;

@@ -4,6 +4,13 @@
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod bulk;
+pub mod dns_commit;
+pub mod forwarders;
+pub mod grants;
+pub mod records;
+pub mod zone_import;
+pub mod zones;
 pub mod users;
 
 /// Who is acting, for the audit log.

@@ -1,0 +1,174 @@
+//! The one path by which a DNS change reaches BIND: the caller changes rows
+//! inside a transaction while holding the zone's lock; `commit_zone` bumps
+//! the serial, renders and checks the files, and only when BIND's checkers
+//! accept them commits, installs by atomic rename and asks BindActor to
+//! reload. A refused check rolls everything back and leaves the old files.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use chrono::{Datelike, Utc};
+use hdns_actors::bind::actor::SharedStatus;
+use hdns_actors::bind::sync::{BindError, BindFiles};
+use hdns_actors::bind::{BindActor, Reload, Staged};
+use hdns_actors::bus::EventBus;
+use hdns_actors::events::{now_iso, Event, EventType};
+use hdns_entities::zones;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set, TransactionTrait};
+
+use crate::error::{ApiError, ApiResult};
+
+/// What services need to publish DNS changes. Cheap to clone.
+#[derive(Clone)]
+pub struct Dns {
+    pub files: BindFiles,
+    pub actor: Option<Addr<BindActor>>,
+    pub status: SharedStatus,
+    pub bus: EventBus,
+}
+
+/// The next SOA serial: YYYYMMDDnn of today, or one more than the old one
+/// when that is already higher. Serials never go down.
+pub fn next_serial(old: i64) -> i64 {
+    let today = Utc::now().date_naive();
+    let base = (today.year() as i64 * 10_000 + today.month() as i64 * 100 + today.day() as i64) * 100;
+    (old + 1).max(base)
+}
+
+impl Dns {
+    pub fn new(files: BindFiles, bus: EventBus, status: SharedStatus) -> Self {
+        Self {
+            files,
+            actor: None,
+            status,
+            bus,
+        }
+    }
+
+    pub fn reload(&self, zones: Vec<String>, reconfig: bool) {
+        if let Some(a) = &self.actor {
+            a.do_send(Reload { zones, reconfig });
+        }
+    }
+
+    fn refused(&self, what: &str, message: String) -> ApiError {
+        self.bus.publish(Event::new(
+            EventType::HealthAlert,
+            serde_json::json!({
+                "component": "bind9",
+                "status": "warning",
+                "metrics": {},
+                "message": format!("{what} refused by BIND's checker: {message}"),
+                "timestamp": now_iso(),
+            }),
+        ));
+        let first = message.lines().next().unwrap_or("").to_string();
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "bind_check_failed",
+            format!("BIND refused the change: {first}"),
+        )
+        .with_details(serde_json::json!({ "field": "zone", "checker_output": message }))
+    }
+
+    fn map(&self, what: &str, e: BindError) -> ApiError {
+        match e {
+            BindError::Check(m) => self.refused(what, m),
+            BindError::Internal(m) => ApiError::internal(m),
+        }
+    }
+
+    /// Finishes a change to `zone` (the caller holds its lock): bumps the
+    /// serial of a master zone, stages and checks its file and, with
+    /// `reconfig`, the zone statements; commits and installs. Returns the
+    /// zone as committed.
+    pub async fn commit_zone(
+        &self,
+        txn: DatabaseTransaction,
+        zone: zones::Model,
+        reconfig: bool,
+    ) -> ApiResult<zones::Model> {
+        let zone = if zone.zone_type == "master" {
+            let mut am = zone.clone().into_active_model();
+            am.serial = Set(next_serial(zone.serial));
+            am.updated_at = Set(Utc::now());
+            am.update(&txn).await?
+        } else {
+            zone
+        };
+        let what = format!("zone {}", zone.name);
+        let staged_zone = if zone.enabled {
+            self.files
+                .stage_zone_from_db(&txn, &zone)
+                .await
+                .map_err(|e| self.map(&what, e))?
+        } else {
+            None
+        };
+        let conf_guard = if reconfig { Some(self.files.lock_conf().await) } else { None };
+        let staged_conf = if reconfig {
+            self.files.stage_config(&txn).await.map_err(|e| self.map(&what, e))?
+        } else {
+            Vec::new()
+        };
+        txn.commit().await?;
+        let mut zones = Vec::new();
+        if let Some(s) = staged_zone {
+            install(s).await?;
+            zones.push(zone.name.clone());
+        }
+        for s in staged_conf {
+            install(s).await?;
+        }
+        drop(conf_guard);
+        self.reload(zones, reconfig);
+        Ok(zone)
+    }
+
+    /// Finishes a change that only touches the zone statements (a zone or a
+    /// forwarder removed or changed): stages, checks, commits, installs, reconfigures.
+    pub async fn commit_config(&self, txn: DatabaseTransaction, what: &str) -> ApiResult<()> {
+        let _conf = self.files.lock_conf().await;
+        let staged = self.files.stage_config(&txn).await.map_err(|e| self.map(what, e))?;
+        txn.commit().await?;
+        for s in staged {
+            install(s).await?;
+        }
+        self.reload(Vec::new(), true);
+        Ok(())
+    }
+
+    /// Renders every file from the database and reloads (start-up, `bind sync`).
+    pub async fn sync_all(&self, db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, String> {
+        let txn = db.begin().await.map_err(|e| e.to_string())?;
+        let names = self.files.sync_all(&txn).await.map_err(|e| e.to_string())?;
+        txn.commit().await.map_err(|e| e.to_string())?;
+        Ok(names)
+    }
+
+    pub fn publish(&self, event: Event) {
+        self.bus.publish(event);
+    }
+}
+
+async fn install(s: Staged) -> ApiResult<()> {
+    s.install().await.map_err(ApiError::internal)
+}
+
+/// Shared handle type for AppState.
+pub type SharedDns = Arc<Dns>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_follow_the_date_and_always_increase() {
+        let today = next_serial(0);
+        assert_eq!(today % 100, 0);
+        assert_eq!(today / 100, Utc::now().format("%Y%m%d").to_string().parse::<i64>().unwrap());
+        assert_eq!(next_serial(today), today + 1);
+        assert_eq!(next_serial(today + 99), today + 100);
+        assert_eq!(next_serial(2099123199), 2099123200);
+    }
+}

@@ -1,0 +1,345 @@
+//! Conditional forwarders: queries for their domains go to their servers.
+//! Rendered as forward zones; `test` sends real DNS queries to each server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hdns_actors::events::{diff, Event, EventType};
+use hdns_entities::{forwarders, zones};
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryOrder, Set, TransactionTrait,
+};
+use sea_orm::QueryFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::audit::{self, Entry};
+use super::dns_commit::Dns;
+use super::zones::{servers, ServerInput};
+use super::Actor;
+use crate::dns::names;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ForwarderView {
+    pub id: i32,
+    pub name: String,
+    pub domains: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub servers: Value,
+    /// `first` or `only`.
+    pub policy: String,
+    pub health_check: bool,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&forwarders::Model> for ForwarderView {
+    fn from(f: &forwarders::Model) -> Self {
+        Self {
+            id: f.id,
+            name: f.name.clone(),
+            domains: domains_of(f),
+            servers: f.servers.clone(),
+            policy: f.policy.clone(),
+            health_check: f.health_check,
+            enabled: f.enabled,
+            description: f.description.clone(),
+            created_at: f.created_at.to_rfc3339(),
+            updated_at: f.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+fn domains_of(f: &forwarders::Model) -> Vec<String> {
+    serde_json::from_value(f.domains.clone()).unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwarderInput {
+    pub name: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub servers: Option<Vec<ServerInput>>,
+    pub policy: Option<String>,
+    pub health_check: Option<bool>,
+    pub enabled: Option<bool>,
+    pub description: Option<String>,
+}
+
+/// Whether a domain is already forwarded by an enabled or disabled forwarder.
+pub async fn domain_taken<C: ConnectionTrait>(db: &C, domain: &str) -> ApiResult<bool> {
+    Ok(forwarders::Entity::find()
+        .all(db)
+        .await?
+        .iter()
+        .any(|f| domains_of(f).iter().any(|d| d == domain)))
+}
+
+async fn check_domains<C: ConnectionTrait>(db: &C, list: &[String], exclude: Option<i32>) -> ApiResult<Value> {
+    if list.is_empty() {
+        return Err(ApiError::validation("domains", "at least one domain is required"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for d in list {
+        let n = names::zone_name(d).map_err(|m| ApiError::validation("domains", format!("{d}: {m}")))?;
+        if out.contains(&n) {
+            continue;
+        }
+        if zones::Entity::find().filter(zones::Column::Name.eq(n.clone())).one(db).await?.is_some() {
+            return Err(ApiError::conflict("domain_in_use", format!("{n} is a managed zone")).with_details(json!({"field": "domains"})));
+        }
+        let others = forwarders::Entity::find().all(db).await?;
+        if others.iter().filter(|f| Some(f.id) != exclude).any(|f| domains_of(f).contains(&n)) {
+            return Err(ApiError::conflict("domain_in_use", format!("{n} is already forwarded")).with_details(json!({"field": "domains"})));
+        }
+        out.push(n);
+    }
+    Ok(json!(out))
+}
+
+fn check_name(n: &str) -> ApiResult<String> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 64 || n.contains(['"', '\\', '\n', '\r']) {
+        return Err(ApiError::validation("name", "name must be 1 to 64 characters without quotes or backslashes"));
+    }
+    Ok(n.to_string())
+}
+
+fn check_servers(list: &[ServerInput]) -> ApiResult<Value> {
+    if list.is_empty() || list.len() > 16 {
+        return Err(ApiError::validation("servers", "give 1 to 16 servers"));
+    }
+    servers("servers", list)
+}
+
+fn check_policy(p: &str) -> ApiResult<String> {
+    match p {
+        "first" | "only" => Ok(p.into()),
+        _ => Err(ApiError::validation("policy", "policy must be `first` or `only`")),
+    }
+}
+
+fn config_event(action: &str, f: &forwarders::Model, actor: &Actor, changes: Value) -> Event {
+    Event::new(
+        EventType::ConfigChange,
+        json!({
+            "component": "forwarders",
+            "action": action,
+            "forwarder_id": f.id.to_string(),
+            "forwarder_name": f.name,
+            "changes": changes,
+            "user_id": actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            "timestamp": crate::now_iso(),
+        }),
+    )
+}
+
+fn snapshot(f: &forwarders::Model) -> Value {
+    serde_json::to_value(ForwarderView::from(f)).unwrap_or(Value::Null)
+}
+
+pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<ForwarderView>> {
+    Ok(forwarders::Entity::find()
+        .order_by_asc(forwarders::Column::Name)
+        .all(db)
+        .await?
+        .iter()
+        .map(ForwarderView::from)
+        .collect())
+}
+
+pub async fn get(db: &DatabaseConnection, id: i32) -> ApiResult<forwarders::Model> {
+    forwarders::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found("Forwarder"))
+}
+
+pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: ForwarderInput) -> ApiResult<forwarders::Model> {
+    let name = check_name(req.name.as_deref().ok_or_else(|| ApiError::validation("name", "name is required"))?)?;
+    let servers = check_servers(req.servers.as_deref().ok_or_else(|| ApiError::validation("servers", "servers are required"))?)?;
+    let policy = check_policy(req.policy.as_deref().unwrap_or("first"))?;
+    let txn = db.begin().await?;
+    let domains = check_domains(&txn, req.domains.as_deref().unwrap_or_default(), None).await?;
+    if forwarders::Entity::find().filter(forwarders::Column::Name.eq(name.clone())).one(&txn).await?.is_some() {
+        return Err(ApiError::conflict("forwarder_exists", format!("a forwarder named {name} exists")).with_details(json!({"field": "name"})));
+    }
+    let now = Utc::now();
+    let row = forwarders::ActiveModel {
+        name: Set(name),
+        domains: Set(domains),
+        servers: Set(servers),
+        policy: Set(policy),
+        health_check: Set(req.health_check.unwrap_or(true)),
+        enabled: Set(req.enabled.unwrap_or(true)),
+        description: Set(req.description),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(&txn, actor, Entry { action: "forwarder.create", resource_type: "forwarder", resource_id: Some(row.id.to_string()), before: None, after: Some(snapshot(&row)) }).await?;
+    dns.commit_config(txn, &format!("forwarder {}", row.name)).await?;
+    dns.publish(config_event("created", &row, actor, Value::Null));
+    Ok(row)
+}
+
+pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32, req: ForwarderInput) -> ApiResult<forwarders::Model> {
+    let txn = db.begin().await?;
+    let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
+    let mut am = old.clone().into_active_model();
+    if let Some(n) = &req.name {
+        am.name = Set(check_name(n)?);
+    }
+    if let Some(d) = &req.domains {
+        am.domains = Set(check_domains(&txn, d, Some(id)).await?);
+    }
+    if let Some(s) = &req.servers {
+        am.servers = Set(check_servers(s)?);
+    }
+    if let Some(p) = &req.policy {
+        am.policy = Set(check_policy(p)?);
+    }
+    if let Some(h) = req.health_check {
+        am.health_check = Set(h);
+    }
+    if let Some(e) = req.enabled {
+        am.enabled = Set(e);
+    }
+    if req.description.is_some() {
+        am.description = Set(req.description);
+    }
+    am.updated_at = Set(Utc::now());
+    let new = am.update(&txn).await?;
+    let changes = diff(&snapshot(&old), &snapshot(&new), &["updated_at"]);
+    audit::record(&txn, actor, Entry { action: "forwarder.update", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: Some(snapshot(&new)) }).await?;
+    dns.commit_config(txn, &format!("forwarder {}", new.name)).await?;
+    dns.publish(config_event("updated", &new, actor, json!(changes)));
+    Ok(new)
+}
+
+pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) -> ApiResult<()> {
+    let txn = db.begin().await?;
+    let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
+    forwarders::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(&txn, actor, Entry { action: "forwarder.delete", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: None }).await?;
+    dns.commit_config(txn, &format!("forwarder {}", old.name)).await?;
+    dns.publish(config_event("deleted", &old, actor, Value::Null));
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    /// Name to query [default: the forwarder's first domain].
+    pub name: Option<String>,
+    /// Record type [default: SOA].
+    pub record_type: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerResult {
+    pub address: String,
+    pub port: u16,
+    pub success: bool,
+    /// DNS response code, e.g. `NoError`, `NXDomain`.
+    pub rcode: Option<String>,
+    pub answers: Vec<String>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
+    pub forwarder_id: i32,
+    pub query_name: String,
+    pub query_type: String,
+    /// Every server answered.
+    pub healthy: bool,
+    pub results: Vec<ServerResult>,
+}
+
+pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResult> {
+    let qname = match req.name {
+        Some(n) => names::target(&n).map_err(|m| ApiError::validation("name", m))?,
+        None => format!("{}.", domains_of(f).first().cloned().unwrap_or_default()),
+    };
+    let rtype_text = req.record_type.unwrap_or_else(|| "SOA".into()).to_ascii_uppercase();
+    let rtype: RecordType = rtype_text
+        .parse()
+        .map_err(|_| ApiError::validation("record_type", "unknown record type"))?;
+    let name = Name::from_ascii(&qname).map_err(|e| ApiError::validation("name", e.to_string()))?;
+    let list: Vec<(IpAddr, u16)> = f
+        .servers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let ip = s.get("address")?.as_str()?.parse().ok()?;
+            let port = s.get("port").and_then(|p| p.as_u64()).unwrap_or(53) as u16;
+            Some((ip, port))
+        })
+        .collect();
+    let results = futures_util::future::join_all(list.into_iter().map(|(ip, port)| query(SocketAddr::new(ip, port), name.clone(), rtype))).await;
+    Ok(TestResult {
+        forwarder_id: f.id,
+        query_name: qname,
+        query_type: rtype_text,
+        healthy: !results.is_empty() && results.iter().all(|r| r.success),
+        results,
+    })
+}
+
+/// One real UDP query with a 2-second timeout.
+pub async fn query(server: SocketAddr, name: Name, rtype: RecordType) -> ServerResult {
+    let mut result = ServerResult {
+        address: server.ip().to_string(),
+        port: server.port(),
+        success: false,
+        rcode: None,
+        answers: Vec::new(),
+        latency_ms: None,
+        error: None,
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(2), async {
+        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+        let sock = tokio::net::UdpSocket::bind(bind).await?;
+        let mut msg = Message::query();
+        msg.metadata.recursion_desired = true;
+        msg.add_query(Query::query(name, rtype));
+        let bytes = msg.to_vec().map_err(std::io::Error::other)?;
+        let start = Instant::now();
+        sock.send_to(&bytes, server).await?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await?;
+            if from != server {
+                continue;
+            }
+            let resp = Message::from_vec(&buf[..n]).map_err(std::io::Error::other)?;
+            if resp.metadata.id != msg.metadata.id {
+                continue;
+            }
+            return Ok::<_, std::io::Error>((resp, start.elapsed()));
+        }
+    })
+    .await;
+    match outcome {
+        Err(_) => result.error = Some("no answer within 2 s".into()),
+        Ok(Err(e)) => result.error = Some(e.to_string()),
+        Ok(Ok((resp, elapsed))) => {
+            let rcode = resp.metadata.response_code;
+            result.latency_ms = Some((elapsed.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
+            result.rcode = Some(format!("{rcode:?}"));
+            result.success = matches!(rcode, hickory_proto::op::ResponseCode::NoError | hickory_proto::op::ResponseCode::NXDomain);
+            result.answers = resp.answers.iter().map(|r| r.to_string()).collect();
+        }
+    }
+    result
+}

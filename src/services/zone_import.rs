@@ -1,0 +1,351 @@
+//! Zone file import (merge or replace, all-or-nothing) and validation of
+//! zone files before import. The file goes through the same record
+//! validation as the REST API, then BIND's checker sees the result.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use chrono::Utc;
+use hdns_entities::{dns_records, zones};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{self, Entry};
+use super::dns_commit::Dns;
+use super::{records, zones as zone_svc, Actor};
+use crate::dns::masterfile::{self, Soa};
+use crate::dns::{names, RecordKind, ValidRecord};
+use crate::error::{ApiError, ApiResult};
+
+/// How many problems one failed import reports.
+const MAX_REPORTED: usize = 50;
+const INSERT_CHUNK: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportMode {
+    /// Add the file's records to the zone; records already present are skipped.
+    #[default]
+    Merge,
+    /// The zone's records become exactly the file's; its SOA and `$TTL` are adopted.
+    Replace,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// The master file text.
+    pub content: String,
+    #[serde(default)]
+    pub mode: ImportMode,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub zone_id: i32,
+    pub zone_name: String,
+    pub mode: ImportMode,
+    pub records_in_file: usize,
+    pub created: usize,
+    /// Records of the file already in the zone (merge) or repeated in the file.
+    pub skipped: usize,
+    pub deleted: u64,
+    pub serial: i64,
+    pub duration_ms: u64,
+}
+
+/// A parsed and validated file.
+pub struct Prepared {
+    pub records: Vec<ValidRecord>,
+    pub in_file: usize,
+    pub duplicates: usize,
+    pub soa: Option<Soa>,
+    pub default_ttl: Option<i64>,
+}
+
+fn invalid(errors: Vec<String>) -> ApiError {
+    let first = errors.first().cloned().unwrap_or_default();
+    ApiError::validation("content", format!("the zone file is invalid: {first}"))
+        .with_details(json!({"field": "content", "errors": errors}))
+}
+
+/// Parses and validates a file for `zone` without touching the database.
+pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<Prepared> {
+    if text.len() > max_bytes {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the zone file is {} bytes; at most {max_bytes} are accepted", text.len()),
+        ));
+    }
+    if zone.zone_type != "master" {
+        return Err(ApiError::validation("zone_type", "only master zones can be imported into"));
+    }
+    let parsed = masterfile::parse(text, &zone.name).map_err(|e| invalid(vec![e.to_string()]))?;
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(parsed.records.len());
+    let mut seen = HashSet::with_capacity(parsed.records.len());
+    let mut duplicates = 0;
+    for p in &parsed.records {
+        match records::validate(zone, &p.input) {
+            Ok(r) => {
+                if seen.insert((r.name.clone(), r.kind, r.value.to_ascii_lowercase(), r.priority, r.weight, r.port)) {
+                    out.push(r);
+                } else {
+                    duplicates += 1;
+                }
+            }
+            Err(e) => {
+                let field = e.details.get("field").and_then(|f| f.as_str()).unwrap_or("record");
+                errors.push(format!("line {}: {field}: {}", p.line, e.message));
+                if errors.len() >= MAX_REPORTED {
+                    break;
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    if let Some(soa) = &parsed.soa {
+        names::target(&soa.primary_ns).map_err(|m| invalid(vec![format!("SOA: {m}")]))?;
+    }
+    Ok(Prepared {
+        in_file: parsed.records.len(),
+        records: out,
+        duplicates,
+        soa: parsed.soa,
+        default_ttl: parsed.default_ttl,
+    })
+}
+
+/// CNAMEs stand alone at their name, across the file and what stays in the zone.
+fn check_cnames(existing: &[dns_records::Model], new: &[ValidRecord]) -> ApiResult<()> {
+    let mut kinds: HashMap<&str, (bool, usize)> = HashMap::new();
+    for r in existing.iter().filter(|r| r.enabled) {
+        let e = kinds.entry(r.name.as_str()).or_default();
+        e.0 |= r.record_type == "CNAME";
+        e.1 += 1;
+    }
+    for r in new {
+        let e = kinds.entry(r.name.as_str()).or_default();
+        e.0 |= r.kind == RecordKind::CNAME;
+        e.1 += 1;
+    }
+    let mut bad: Vec<String> = kinds
+        .into_iter()
+        .filter(|(_, (cname, n))| *cname && *n > 1)
+        .map(|(name, _)| format!("{name}: a CNAME must be the only record at its name"))
+        .collect();
+    bad.sort();
+    bad.truncate(MAX_REPORTED);
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(bad))
+    }
+}
+
+fn apply_soa(am: &mut zones::ActiveModel, zone: &zones::Model, soa: &Soa) {
+    am.soa_primary_ns = Set(soa.primary_ns.clone());
+    am.soa_admin_email = Set(soa.admin_email.clone());
+    let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
+    am.refresh = Set(clamp(soa.refresh));
+    am.retry = Set(clamp(soa.retry));
+    am.expire = Set(clamp(soa.expire));
+    am.minimum = Set(clamp(soa.minimum));
+    // Secondaries must never see the serial go down.
+    am.serial = Set(zone.serial.max(soa.serial));
+}
+
+/// Imports a prepared file. `progress` hears how many records were written.
+pub async fn import(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    zone_id: i32,
+    prepared: Prepared,
+    mode: ImportMode,
+    progress: Option<&dyn Fn(usize)>,
+) -> ApiResult<ImportResult> {
+    let started = Instant::now();
+    let name = zones::Entity::find_by_id(zone_id).one(db).await?.ok_or_else(|| ApiError::not_found("Zone"))?.name;
+    let _lock = dns.files.lock_zone(&name).await;
+    let txn = db.begin().await?;
+    let zone = zones::Entity::find_by_id(zone_id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Zone"))?;
+    let existing = dns_records::Entity::find()
+        .filter(dns_records::Column::ZoneId.eq(zone.id))
+        .all(&txn)
+        .await?;
+    let old_count = existing.len() as u64;
+    let mut skipped = prepared.duplicates;
+    let mut am = zone.clone().into_active_model();
+    let (to_insert, deleted, default_ttl) = match mode {
+        ImportMode::Replace => {
+            check_cnames(&[], &prepared.records)?;
+            let res = dns_records::Entity::delete_many()
+                .filter(dns_records::Column::ZoneId.eq(zone.id))
+                .exec(&txn)
+                .await?;
+            if let Some(soa) = &prepared.soa {
+                apply_soa(&mut am, &zone, soa);
+            }
+            let ttl = prepared.default_ttl.map(|t| t.clamp(0, i32::MAX as i64) as i32).unwrap_or(zone.default_ttl);
+            am.default_ttl = Set(ttl);
+            (prepared.records, res.rows_affected, ttl)
+        }
+        ImportMode::Merge => {
+            let fresh: Vec<ValidRecord> = prepared
+                .records
+                .into_iter()
+                .filter(|r| !existing.iter().any(|e| records::same_data(e, r)))
+                .collect();
+            skipped += prepared.in_file - prepared.duplicates - fresh.len();
+            check_cnames(&existing, &fresh)?;
+            (fresh, 0, zone.default_ttl)
+        }
+    };
+    am.updated_at = Set(Utc::now());
+    let zone = am.update(&txn).await?;
+    let now = Utc::now();
+    let created = to_insert.len();
+    let mut done = 0;
+    let mut rows = to_insert.into_iter().map(|r| dns_records::ActiveModel {
+        zone_id: Set(zone.id),
+        name: Set(r.name),
+        record_type: Set(r.kind.as_str().into()),
+        value: Set(r.value),
+        ttl: Set(r.ttl.filter(|t| *t != default_ttl)),
+        priority: Set(r.priority),
+        weight: Set(r.weight),
+        port: Set(r.port),
+        enabled: Set(true),
+        comment: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    });
+    loop {
+        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        done += chunk.len();
+        dns_records::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
+        if let Some(p) = progress {
+            p(done);
+        }
+    }
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "zone.import",
+            resource_type: "zone",
+            resource_id: Some(zone.id.to_string()),
+            before: Some(json!({"records": old_count})),
+            after: Some(json!({"mode": mode, "created": created, "deleted": deleted, "skipped": skipped})),
+        },
+    )
+    .await?;
+    let zone = dns.commit_zone(txn, zone, false).await?;
+    let new_count = old_count - deleted + created as u64;
+    dns.publish(zone_svc::zone_event_for_records(&zone, old_count, new_count, actor));
+    Ok(ImportResult {
+        zone_id: zone.id,
+        zone_name: zone.name.clone(),
+        mode,
+        records_in_file: prepared.in_file,
+        created,
+        skipped,
+        deleted,
+        serial: zone.serial,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// A zone file to check instead of the zone's current content.
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidateResult {
+    pub valid: bool,
+    pub zone_id: i32,
+    pub zone_name: String,
+    pub record_count: usize,
+    /// Our own findings and BIND's checker output, one problem per entry.
+    pub errors: Vec<String>,
+}
+
+/// Checks the zone as it is, or a candidate file, with our validation and `named-checkzone`.
+pub async fn validate(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model, req: ValidateRequest, max_bytes: usize) -> ApiResult<ValidateResult> {
+    let mut result = ValidateResult {
+        valid: true,
+        zone_id: zone.id,
+        zone_name: zone.name.clone(),
+        record_count: 0,
+        errors: Vec::new(),
+    };
+    if zone.zone_type != "master" {
+        result.errors.push("only master zones have a zone file".into());
+        result.valid = false;
+        return Ok(result);
+    }
+    let rows: Vec<dns_records::Model> = match req.content {
+        None => {
+            dns_records::Entity::find()
+                .filter(dns_records::Column::ZoneId.eq(zone.id))
+                .all(db)
+                .await?
+        }
+        Some(text) => match prepare(zone, &text, max_bytes).and_then(|p| check_cnames(&[], &p.records).map(|_| p)) {
+            Err(e) => {
+                result.valid = false;
+                result.errors = match e.details.get("errors").and_then(|v| v.as_array()) {
+                    Some(list) => list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                    None => vec![e.message],
+                };
+                return Ok(result);
+            }
+            Ok(p) => p
+                .records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| dns_records::Model {
+                    id: i as i32,
+                    zone_id: zone.id,
+                    name: r.name,
+                    record_type: r.kind.as_str().into(),
+                    value: r.value,
+                    ttl: r.ttl,
+                    priority: r.priority,
+                    weight: r.weight,
+                    port: r.port,
+                    enabled: true,
+                    comment: None,
+                    created_at: Utc::now(),
+                    updated_at: Utc::now(),
+                })
+                .collect(),
+        },
+    };
+    result.record_count = rows.len();
+    match dns.files.stage_zone(zone, &rows).await {
+        Ok(_) => {}
+        Err(hdns_actors::bind::sync::BindError::Check(m)) => {
+            result.valid = false;
+            result.errors.extend(m.lines().map(str::to_owned));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    Ok(result)
+}
