@@ -52,6 +52,43 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// BIND files.
+    #[command(subcommand)]
+    Bind(BindCommand),
+    /// Zone files.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BindCommand {
+    /// Re-render every BIND file from the database and reload named.
+    Sync,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ZoneCommand {
+    /// Import an RFC 1035 master file into a zone (all or nothing).
+    Import {
+        /// The zone file.
+        file: PathBuf,
+        /// The zone to import into.
+        #[arg(long)]
+        zone: String,
+        /// `merge` adds the file's records; `replace` makes the zone exactly the file.
+        #[arg(long, value_parser = ["merge", "replace"], default_value = "merge")]
+        mode: String,
+        /// Create the zone (master) when it does not exist.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Print a zone as an RFC 1035 master file.
+    Export {
+        zone: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +158,8 @@ pub fn main() -> ExitCode {
             Ok(())
         }),
         Command::User(cmd) => rt.block_on(user_command(cfg, cmd)),
+        Command::Bind(BindCommand::Sync) => rt.block_on(crate::cli_zone::bind_sync(cfg)),
+        Command::Zone(cmd) => rt.block_on(crate::cli_zone::zone_command(cfg, cmd)),
         Command::Config(ConfigCommand::Show) => toml::to_string_pretty(&cfg.redacted())
             .map(|s| print!("{s}"))
             .map_err(|e| e.to_string()),

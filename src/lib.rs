@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+mod cli_zone;
 pub mod config;
 pub mod db;
 pub mod dns;

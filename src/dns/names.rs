@@ -40,6 +40,12 @@ pub fn target(input: &str) -> Result<String, String> {
     if n.contains('*') {
         return Err("a target name cannot contain a wildcard".into());
     }
+    let t = input.trim();
+    if !t.ends_with('.') && !t.contains('.') {
+        return Err(format!(
+            "`{t}` is a single label; give the full name (or end it with a dot to mean a top-level name)"
+        ));
+    }
     Ok(n)
 }
 
@@ -119,6 +125,8 @@ mod tests {
         assert_eq!(zone_name("Bücher.Example.").unwrap(), "xn--bcher-kva.example");
         assert_eq!(target("MAIL.example.com").unwrap(), "mail.example.com.");
         assert_eq!(target(".").unwrap(), ".");
+        assert!(target("www").unwrap_err().contains("single label"));
+        assert_eq!(target("localhost.").unwrap(), "localhost.");
     }
 
     #[test]

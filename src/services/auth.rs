@@ -6,7 +6,7 @@ use hdns_entities::{refresh_tokens, sessions, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,7 +73,7 @@ pub async fn login(
     };
     let Some(user) = user_service::find_by_username(db, &req.username).await? else {
         password::verify_dummy(&req.password);
-        let txn = db.begin().await?;
+        let txn = crate::db::write_txn(db).await?;
         audit_login(&txn, &actor_anon, "auth.login_failed", None, "unknown_user").await?;
         txn.commit().await?;
         return Err(invalid_credentials());
@@ -93,7 +93,7 @@ pub async fn login(
         ));
     }
 
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     if user.totp_enabled {
         let Some(code) = req.totp_code.as_deref().filter(|c| !c.trim().is_empty()) else {
@@ -170,7 +170,7 @@ async fn register_failure(
 ) -> ApiError {
     let cfg = &state.config;
     let result: ApiResult<ApiError> = async {
-        let txn = state.db.begin().await?;
+        let txn = crate::db::write_txn(&state.db).await?;
         let count = user.failed_login_count + 1;
         let mut am: users::ActiveModel = user.clone().into();
         let locked = count as u32 >= cfg.lockout_threshold;
@@ -342,7 +342,7 @@ pub async fn refresh(
         .map_err(|_| invalid_refresh())?;
     let actor = Actor::user(&user, client.ip.clone());
 
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     // Claim the token atomically: of two concurrent refreshes only one wins.
     let claimed = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
@@ -423,7 +423,7 @@ pub async fn logout(
     session_id: &str,
     ip: Option<String>,
 ) -> ApiResult<()> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write_txn(&state.db).await?;
     revoke_session(&txn, session_id, "logout").await?;
     audit_login(
         &txn,
@@ -469,7 +469,7 @@ pub async fn change_password(
         ));
     }
     let hash = password::hash(&req.new_password).map_err(ApiError::internal)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write_txn(&state.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(false);
@@ -519,7 +519,7 @@ pub async fn totp_setup(
         .to_url()
         .map_err(|e| ApiError::internal(format!("{e:?}")))?;
     let qr = t.to_qr_base64().map_err(ApiError::internal)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write_txn(&state.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.totp_secret = Set(Some(secret.clone()));
     am.totp_last_step = Set(0);
@@ -584,7 +584,7 @@ pub async fn totp_enable(
         .map(|c| password::hash(&totp::normalize_backup_code(c)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::internal)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write_txn(&state.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.totp_enabled = Set(true);
     am.totp_last_step = Set(step as i64);
@@ -642,7 +642,7 @@ pub async fn totp_disable(
             "The two-factor code is invalid or already used",
         ));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write_txn(&state.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.totp_enabled = Set(false);
     am.totp_secret = Set(None);

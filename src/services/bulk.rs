@@ -172,24 +172,26 @@ async fn run(db: &DatabaseConnection, dns: &Dns, registry: &BulkRegistry, actor:
     while i < total {
         // Resolve the zone of operation i; a failure fails that operation alone.
         let zone = match zone_of(db, auth, &ops[i]).await {
-            Ok(z) => z,
+            Ok(z) => Some(z),
             Err(e) => {
                 finish_ops(registry, id, vec![Err(api_error(i, e))]);
                 i += 1;
-                continue;
+                None
             }
         };
-        // Extend the chunk over following operations of the same zone.
-        let mut end = i + 1;
-        while end < total && end - i < CHUNK {
-            match zone_of(db, auth, &ops[end]).await {
-                Ok(z) if z.id == zone.id => end += 1,
-                _ => break,
+        if let Some(zone) = zone {
+            // Extend the chunk over following operations of the same zone.
+            let mut end = i + 1;
+            while end < total && end - i < CHUNK {
+                match zone_of(db, auth, &ops[end]).await {
+                    Ok(z) if z.id == zone.id => end += 1,
+                    _ => break,
+                }
             }
+            let outcomes = apply_chunk(db, dns, actor, &zone, i, &ops[i..end]).await;
+            finish_ops(registry, id, outcomes);
+            i = end;
         }
-        let outcomes = apply_chunk(db, dns, actor, &zone, i, &ops[i..end]).await;
-        finish_ops(registry, id, outcomes);
-        i = end;
         if last_event.elapsed().as_millis() >= 250 || i == total {
             last_event = Instant::now();
             if let Some(s) = registry.get(id).map(|s| s.clone()) {
@@ -240,7 +242,7 @@ async fn apply_chunk(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone: &z
 
 async fn try_chunk(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone: &zones::Model, first: usize, ops: &[BulkOp]) -> ApiResult<Vec<Result<(), BulkError>>> {
     let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let zone = zones::Entity::find_by_id(zone.id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Zone"))?;
     let mut outcomes = Vec::with_capacity(ops.len());
     let mut events = Vec::new();

@@ -14,7 +14,7 @@ use hdns_actors::bind::{BindActor, Reload, Staged};
 use hdns_actors::bus::EventBus;
 use hdns_actors::events::{now_iso, Event, EventType};
 use hdns_entities::zones;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -45,9 +45,18 @@ impl Dns {
         }
     }
 
-    pub fn reload(&self, zones: Vec<String>, reconfig: bool) {
-        if let Some(a) = &self.actor {
-            a.do_send(Reload { zones, reconfig });
+    /// Asks BindActor to reload and waits (at most 10 s) until it has, so a
+    /// caller's next query sees the change. A failed reload does not undo
+    /// the committed change: it is logged, kept in the BIND status and
+    /// published as a `bind_reload` event with `success: false`.
+    pub async fn reload(&self, zones: Vec<String>, reconfig: bool) {
+        let Some(a) = &self.actor else { return };
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(10), a.send(Reload { zones, reconfig }));
+        match wait.await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "BIND reload failed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "BindActor unreachable"),
+            Err(_) => tracing::warn!("BIND reload still running after 10 s"),
         }
     }
 
@@ -121,7 +130,7 @@ impl Dns {
             install(s).await?;
         }
         drop(conf_guard);
-        self.reload(zones, reconfig);
+        self.reload(zones, reconfig).await;
         Ok(zone)
     }
 
@@ -134,13 +143,13 @@ impl Dns {
         for s in staged {
             install(s).await?;
         }
-        self.reload(Vec::new(), true);
+        self.reload(Vec::new(), true).await;
         Ok(())
     }
 
     /// Renders every file from the database and reloads (start-up, `bind sync`).
     pub async fn sync_all(&self, db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, String> {
-        let txn = db.begin().await.map_err(|e| e.to_string())?;
+        let txn = crate::db::write_txn(db).await.map_err(|e| e.to_string())?;
         let names = self.files.sync_all(&txn).await.map_err(|e| e.to_string())?;
         txn.commit().await.map_err(|e| e.to_string())?;
         Ok(names)

@@ -11,7 +11,7 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryOrder, Set, TransactionTrait,
+    IntoActiveModel, QueryOrder, Set,
 };
 use sea_orm::QueryFilter;
 use serde::{Deserialize, Serialize};
@@ -164,7 +164,7 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Forw
     let name = check_name(req.name.as_deref().ok_or_else(|| ApiError::validation("name", "name is required"))?)?;
     let servers = check_servers(req.servers.as_deref().ok_or_else(|| ApiError::validation("servers", "servers are required"))?)?;
     let policy = check_policy(req.policy.as_deref().unwrap_or("first"))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let domains = check_domains(&txn, req.domains.as_deref().unwrap_or_default(), None).await?;
     if forwarders::Entity::find().filter(forwarders::Column::Name.eq(name.clone())).one(&txn).await?.is_some() {
         return Err(ApiError::conflict("forwarder_exists", format!("a forwarder named {name} exists")).with_details(json!({"field": "name"})));
@@ -191,7 +191,7 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Forw
 }
 
 pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32, req: ForwarderInput) -> ApiResult<forwarders::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
     let mut am = old.clone().into_active_model();
     if let Some(n) = &req.name {
@@ -225,7 +225,7 @@ pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32, 
 }
 
 pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) -> ApiResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
     forwarders::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(&txn, actor, Entry { action: "forwarder.delete", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: None }).await?;

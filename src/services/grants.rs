@@ -6,7 +6,7 @@ use hdns_actors::events::{Event, EventType};
 use hdns_entities::{users, zone_permissions, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -145,7 +145,7 @@ pub async fn grant(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: i
         .one(db)
         .await?
         .ok_or_else(|| ApiError::validation("user_id", "no such user"))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let existing = zone_permissions::Entity::find()
         .filter(zone_permissions::Column::ZoneId.eq(zone_id))
         .filter(zone_permissions::Column::UserId.eq(user.id))
@@ -197,7 +197,7 @@ pub async fn revoke(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: 
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found("Zone"))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let existing = zone_permissions::Entity::find()
         .filter(zone_permissions::Column::ZoneId.eq(zone_id))
         .filter(zone_permissions::Column::UserId.eq(user_id))

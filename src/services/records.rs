@@ -7,7 +7,6 @@ use hdns_entities::{dns_records, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
@@ -245,7 +244,7 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &Au
         .map_err(|e| if e.status == 404 { ApiError::validation("zone_id", "no such zone") } else { e })?;
     let rec = validate(&zone, &input_of(&req))?;
     let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let zone = fresh_zone(&txn, zone.id).await?;
     let row = insert(&txn, actor, &zone, rec, req.enabled.unwrap_or(true), req.comment).await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
@@ -324,7 +323,7 @@ pub async fn apply_update<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zone
 pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, id: i32, req: UpdateRecord) -> ApiResult<(dns_records::Model, zones::Model)> {
     let (_, zone) = get(db, auth, id, Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let zone = fresh_zone(&txn, zone.id).await?;
     let old = dns_records::Entity::find_by_id(id)
         .one(&txn)
@@ -362,7 +361,7 @@ pub async fn remove<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zones::Mod
 pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, id: i32) -> ApiResult<()> {
     let (_, zone) = get(db, auth, id, Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let zone = fresh_zone(&txn, zone.id).await?;
     let old = remove(&txn, actor, &zone, id).await?;
     let zone = dns.commit_zone(txn, zone, false).await?;

@@ -5,7 +5,7 @@ use hdns_entities::{sessions, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -196,7 +196,7 @@ pub async fn create(
     check_email(&input.email)?;
     check_full_name(&input.full_name)?;
     let hash = password::hash(&input.password).map_err(ApiError::internal)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     if find_by_username(&txn, username.as_str()).await?.is_some() {
         return Err(ApiError::conflict(
             "username_taken",
@@ -333,7 +333,7 @@ pub async fn update(
     }
     check_email(&input.email)?;
     check_full_name(&input.full_name)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     let demotes = input.role == Some(Role::User) && before.role == "admin";
     let disables = input.is_active == Some(false) && before.is_active;
@@ -384,7 +384,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResul
             "You cannot delete your own account",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     if before.role == "admin" && before.is_active && active_admin_count(&txn).await? <= 1 {
         return Err(ApiError::conflict(
@@ -410,7 +410,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResul
 }
 
 pub async fn unlock(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResult<users::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     let mut am: users::ActiveModel = before.clone().into();
     am.locked_until = Set(None);
@@ -443,7 +443,7 @@ pub async fn set_password(
 ) -> ApiResult<users::Model> {
     password::check_policy(new_password).map_err(|m| ApiError::validation("password", m))?;
     let hash = password::hash(new_password).map_err(ApiError::internal)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     let mut am: users::ActiveModel = before.clone().into();
     am.password_hash = Set(hash);

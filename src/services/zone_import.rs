@@ -9,7 +9,7 @@ use chrono::Utc;
 use hdns_entities::{dns_records, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -176,7 +176,7 @@ pub async fn import(
     let started = Instant::now();
     let name = zones::Entity::find_by_id(zone_id).one(db).await?.ok_or_else(|| ApiError::not_found("Zone"))?.name;
     let _lock = dns.files.lock_zone(&name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let zone = zones::Entity::find_by_id(zone_id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Zone"))?;
     let existing = dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone.id))

@@ -8,7 +8,7 @@ use hdns_actors::events::{diff, Change, Event, EventType, ZoneEvent};
 use hdns_entities::{dns_records, zone_permissions, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -320,7 +320,7 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Crea
         ..Default::default()
     };
     let _lock = dns.files.lock_zone(&name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let taken = zones::Entity::find()
         .filter(zones::Column::Name.eq(name.clone()))
         .one(&txn)
@@ -437,7 +437,7 @@ pub async fn list(
 pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, id: i32, req: UpdateZone) -> ApiResult<zones::Model> {
     let zone = grants::require_zone(db, auth, id, grants::Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     let old = zones::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -514,7 +514,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
         .await?
         .ok_or_else(|| ApiError::not_found("Zone"))?;
     let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = db.begin().await?;
+    let txn = crate::db::write_txn(db).await?;
     dns_records::Entity::delete_many()
         .filter(dns_records::Column::ZoneId.eq(id))
         .exec(&txn)

@@ -5,4 +5,5 @@ mod common;
 mod auth;
 mod cli;
 mod conventions;
+mod dns;
 mod users;

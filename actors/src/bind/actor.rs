@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde::Serialize;
 use tokio::process::Command;
+use tokio::sync::oneshot;
 
 use super::{BindMode, BindSettings};
 use crate::bus::EventBus;
@@ -38,6 +39,8 @@ pub struct BindActor {
     status: SharedStatus,
     pending_zones: BTreeSet<String>,
     pending_reconfig: bool,
+    /// Callers waiting for the reload that covers their change.
+    waiters: Vec<oneshot::Sender<Result<(), String>>>,
     flush_scheduled: bool,
     flushing: bool,
     backoff: Duration,
@@ -46,8 +49,9 @@ pub struct BindActor {
 }
 
 /// Tell BIND that zone files (and, with `reconfig`, the zone list) changed.
+/// Resolves once the reload that covers the change has run.
 #[derive(Message, Debug, Clone, Default)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), String>")]
 pub struct Reload {
     pub zones: Vec<String>,
     pub reconfig: bool,
@@ -73,6 +77,7 @@ impl BindActor {
             status,
             pending_zones: BTreeSet::new(),
             pending_reconfig: false,
+            waiters: Vec::new(),
             flush_scheduled: false,
             flushing: false,
             backoff: Duration::from_millis(250),
@@ -183,7 +188,11 @@ impl BindActor {
         }
         let zones: Vec<String> = std::mem::take(&mut self.pending_zones).into_iter().collect();
         let reconfig = std::mem::replace(&mut self.pending_reconfig, false);
+        let waiters = std::mem::take(&mut self.waiters);
         if self.settings.mode == BindMode::Disabled {
+            for w in waiters {
+                let _ = w.send(Ok(()));
+            }
             return;
         }
         self.flushing = true;
@@ -206,6 +215,9 @@ impl BindActor {
             }
             let ok = errors.is_empty();
             let message = if ok { None } else { Some(errors.join("; ")) };
+            for w in waiters {
+                let _ = w.send(message.clone().map_or(Ok(()), Err));
+            }
             {
                 let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                 s.last_reload = Some(now_iso());
@@ -273,12 +285,15 @@ impl Actor for BindActor {
 }
 
 impl Handler<Reload> for BindActor {
-    type Result = ();
+    type Result = ResponseFuture<Result<(), String>>;
 
-    fn handle(&mut self, msg: Reload, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Reload, ctx: &mut Self::Context) -> Self::Result {
         self.pending_zones.extend(msg.zones);
         self.pending_reconfig |= msg.reconfig;
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
         self.schedule_flush(ctx);
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err("BindActor stopped".into())) })
     }
 }
 

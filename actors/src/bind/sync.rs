@@ -49,7 +49,8 @@ impl BindFiles {
             .paths
             .create_dirs()
             .map_err(|e| format!("cannot create BIND directory {}: {e}", settings.paths.dir.display()))?;
-        if settings.mode == BindMode::Managed {
+        // External mode uses the system named's key; the others render our own.
+        if settings.mode != BindMode::External {
             settings.ensure_rndc_key().map_err(|e| format!("cannot write the rndc key: {e}"))?;
         }
         Ok(Self {

@@ -12,6 +12,8 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 
+pub mod bind;
+
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 
 #[derive(Clone, Debug)]
@@ -62,6 +64,17 @@ macro_rules! both_backends {
     )*};
 }
 
+/// A port free for both UDP and TCP on loopback (DNS needs both).
+pub fn free_dns_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -82,6 +95,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     child: Child,
     pg: Option<(String, String)>,
+    env: Vec<(String, String)>,
 }
 
 pub struct Resp {
@@ -91,6 +105,41 @@ pub struct Resp {
 }
 
 impl TestServer {
+    /// A server with its own managed named on free loopback ports.
+    pub async fn start_managed(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let dns = free_dns_port().to_string();
+        let rndc = free_port().to_string();
+        let stats = free_port().to_string();
+        let mut env = vec![
+            ("HDNS_BIND_MODE", "managed"),
+            ("HDNS_DNS_PORT", dns.as_str()),
+            ("HDNS_RNDC_PORT", rndc.as_str()),
+            ("HDNS_BIND_STATS_PORT", stats.as_str()),
+            // No recursion unless a test asks: there is no Internet to recurse into.
+            ("HDNS_BIND_ALLOW_RECURSION", "[]"),
+        ];
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push((k, v));
+        }
+        let s = Self::start_with(backend, &env).await;
+        bind::wait_answering(dns.parse().unwrap()).await;
+        s
+    }
+
+    /// The port the managed named listens on.
+    pub fn dns_port(&self) -> u16 {
+        self.env_port("HDNS_DNS_PORT")
+    }
+
+    fn env_port(&self, key: &str) -> u16 {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse().ok())
+            .expect("server started with start_managed")
+    }
+
     pub async fn start(backend: Backend) -> Self {
         Self::start_with(backend, &[]).await
     }
@@ -125,6 +174,8 @@ impl TestServer {
             .env("HDNS_DATABASE_URL", &database_url)
             .env("HDNS_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("HDNS_LOG_LEVEL", "debug")
+            // Suites that need BIND ask for managed mode on their own ports.
+            .env("HDNS_BIND_MODE", "disabled")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -147,6 +198,7 @@ impl TestServer {
                 .unwrap(),
             child,
             pg,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         server.wait_ready().await;
         server
@@ -210,6 +262,28 @@ impl TestServer {
         }
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Creates a zone and returns its JSON.
+    pub async fn create_zone(&self, token: &str, body: Value) -> Value {
+        let r = self.post("/api/zones", Some(token), body).await;
+        assert_eq!(r.status, 201, "create zone failed: {:?}", r.body);
+        r.body
+    }
+
+    /// Creates a record and returns its JSON.
+    pub async fn create_record(&self, token: &str, body: Value) -> Value {
+        let r = self.post("/api/dns-records", Some(token), body).await;
+        assert_eq!(r.status, 201, "create record failed: {:?}", r.body);
+        r.body
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
         self.call(Method::GET, path, token, None).await
     }
@@ -262,6 +336,14 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+            eprintln!("--- server log (last 40 lines) ---");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some((admin, name)) = self.pg.take() {
