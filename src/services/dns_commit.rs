@@ -49,9 +49,10 @@ impl Dns {
     /// caller's next query sees the change. A failed reload does not undo
     /// the committed change: it is logged, kept in the BIND status and
     /// published as a `bind_reload` event with `success: false`.
-    pub async fn reload(&self, zones: Vec<String>, reconfig: bool) {
+    pub async fn reload(&self, zones: Vec<String>, reconfig: bool, flush: Vec<String>) {
         let Some(a) = &self.actor else { return };
-        let wait = tokio::time::timeout(std::time::Duration::from_secs(10), a.send(Reload { zones, reconfig }));
+        let msg = Reload { zones, reconfig, flush };
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(10), a.send(msg));
         match wait.await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "BIND reload failed"),
@@ -130,20 +131,24 @@ impl Dns {
             install(s).await?;
         }
         drop(conf_guard);
-        self.reload(zones, reconfig).await;
+        // A forward zone whose servers changed must not keep serving old answers.
+        let flush = if reconfig && zone.zone_type == "forward" { vec![zone.name.clone()] } else { Vec::new() };
+        self.reload(zones, reconfig, flush).await;
         Ok(zone)
     }
 
     /// Finishes a change that only touches the zone statements (a zone or a
     /// forwarder removed or changed): stages, checks, commits, installs, reconfigures.
-    pub async fn commit_config(&self, txn: DatabaseTransaction, what: &str) -> ApiResult<()> {
+    /// `flush` names cached answers to drop (domains no longer forwarded, or
+    /// forwarded elsewhere).
+    pub async fn commit_config(&self, txn: DatabaseTransaction, what: &str, flush: Vec<String>) -> ApiResult<()> {
         let _conf = self.files.lock_conf().await;
         let staged = self.files.stage_config(&txn).await.map_err(|e| self.map(what, e))?;
         txn.commit().await?;
         for s in staged {
             install(s).await?;
         }
-        self.reload(Vec::new(), true).await;
+        self.reload(Vec::new(), true, flush).await;
         Ok(())
     }
 

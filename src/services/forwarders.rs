@@ -185,7 +185,7 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Forw
     .insert(&txn)
     .await?;
     audit::record(&txn, actor, Entry { action: "forwarder.create", resource_type: "forwarder", resource_id: Some(row.id.to_string()), before: None, after: Some(snapshot(&row)) }).await?;
-    dns.commit_config(txn, &format!("forwarder {}", row.name)).await?;
+    dns.commit_config(txn, &format!("forwarder {}", row.name), Vec::new()).await?;
     dns.publish(config_event("created", &row, actor, Value::Null));
     Ok(row)
 }
@@ -219,7 +219,7 @@ pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32, 
     let new = am.update(&txn).await?;
     let changes = diff(&snapshot(&old), &snapshot(&new), &["updated_at"]);
     audit::record(&txn, actor, Entry { action: "forwarder.update", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: Some(snapshot(&new)) }).await?;
-    dns.commit_config(txn, &format!("forwarder {}", new.name)).await?;
+    dns.commit_config(txn, &format!("forwarder {}", new.name), domains_of(&old)).await?;
     dns.publish(config_event("updated", &new, actor, json!(changes)));
     Ok(new)
 }
@@ -229,7 +229,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
     let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
     forwarders::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(&txn, actor, Entry { action: "forwarder.delete", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: None }).await?;
-    dns.commit_config(txn, &format!("forwarder {}", old.name)).await?;
+    dns.commit_config(txn, &format!("forwarder {}", old.name), domains_of(&old)).await?;
     dns.publish(config_event("deleted", &old, actor, Value::Null));
     Ok(())
 }

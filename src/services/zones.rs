@@ -539,7 +539,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
         },
     )
     .await?;
-    dns.commit_config(txn, &format!("deleting zone {}", zone.name)).await?;
+    dns.commit_config(txn, &format!("deleting zone {}", zone.name), vec![zone.name.clone()]).await?;
     dns.files.remove_zone_file(&zone.name).await;
     dns.publish(zone_event(&zone, "deleted", None, actor));
     Ok(())

@@ -39,6 +39,7 @@ pub struct BindActor {
     status: SharedStatus,
     pending_zones: BTreeSet<String>,
     pending_reconfig: bool,
+    pending_flush: BTreeSet<String>,
     /// Callers waiting for the reload that covers their change.
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     flush_scheduled: bool,
@@ -55,6 +56,8 @@ pub struct BindActor {
 pub struct Reload {
     pub zones: Vec<String>,
     pub reconfig: bool,
+    /// Names whose cached answers must go (forwarding changed or removed).
+    pub flush: Vec<String>,
 }
 
 #[derive(Message)]
@@ -77,6 +80,7 @@ impl BindActor {
             status,
             pending_zones: BTreeSet::new(),
             pending_reconfig: false,
+            pending_flush: BTreeSet::new(),
             waiters: Vec::new(),
             flush_scheduled: false,
             flushing: false,
@@ -183,9 +187,10 @@ impl BindActor {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending_zones.is_empty() && !self.pending_reconfig {
+        if self.pending_zones.is_empty() && !self.pending_reconfig && self.pending_flush.is_empty() && self.waiters.is_empty() {
             return;
         }
+        let flush: Vec<String> = std::mem::take(&mut self.pending_flush).into_iter().collect();
         let zones: Vec<String> = std::mem::take(&mut self.pending_zones).into_iter().collect();
         let reconfig = std::mem::replace(&mut self.pending_reconfig, false);
         let waiters = std::mem::take(&mut self.waiters);
@@ -210,6 +215,11 @@ impl BindActor {
             }
             for z in &zones {
                 if let Err(e) = rndc(&settings, &["reload", z]).await {
+                    errors.push(e);
+                }
+            }
+            for name in &flush {
+                if let Err(e) = rndc(&settings, &["flushtree", name]).await {
                     errors.push(e);
                 }
             }
@@ -290,6 +300,7 @@ impl Handler<Reload> for BindActor {
     fn handle(&mut self, msg: Reload, ctx: &mut Self::Context) -> Self::Result {
         self.pending_zones.extend(msg.zones);
         self.pending_reconfig |= msg.reconfig;
+        self.pending_flush.extend(msg.flush);
         let (tx, rx) = oneshot::channel();
         self.waiters.push(tx);
         self.schedule_flush(ctx);
@@ -302,7 +313,7 @@ impl Handler<FlushDone> for BindActor {
 
     fn handle(&mut self, _: FlushDone, ctx: &mut Self::Context) {
         self.flushing = false;
-        if !self.pending_zones.is_empty() || self.pending_reconfig {
+        if !self.pending_zones.is_empty() || self.pending_reconfig || !self.waiters.is_empty() {
             self.schedule_flush(ctx);
         }
     }

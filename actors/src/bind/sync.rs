@@ -127,8 +127,8 @@ impl BindFiles {
                 }
                 .to_string_lossy()
                 .into_owned(),
-                primaries: strings(&z.primaries),
-                forwarders: strings(&z.forwarders),
+                primaries: servers(&z.primaries),
+                forwarders: servers(&z.forwarders),
                 forward_policy: z.forward_policy.clone(),
                 allow_transfer: non_empty_or_none(strings(&z.allow_transfer)),
                 also_notify: strings(&z.also_notify),
