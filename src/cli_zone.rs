@@ -44,7 +44,10 @@ async fn reload(dns: &Dns, args: &[&str]) {
         return;
     }
     if let Err(e) = rndc(&dns.files.settings, args).await {
-        eprintln!("note: named did not take `rndc {}` ({e}); it loads the files when it starts", args.join(" "));
+        eprintln!(
+            "note: named did not take `rndc {}` ({e}); it loads the files when it starts",
+            args.join(" ")
+        );
     }
 }
 
@@ -73,13 +76,21 @@ pub async fn zone_command(cfg: Config, cmd: ZoneCommand) -> Result<(), String> {
             let z = zones::by_name(&conn, &zone).await.map_err(describe)?;
             let text = zones::export(&conn, &dns, &z).await.map_err(describe)?;
             match output {
-                Some(path) => std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
                 None => print!("{text}"),
             }
         }
-        ZoneCommand::Import { file, zone, mode, create } => {
+        ZoneCommand::Import {
+            file,
+            zone,
+            mode,
+            create,
+        } => {
             let started = Instant::now();
-            let size = std::fs::metadata(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.len();
+            let size = std::fs::metadata(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                .len();
             if size > cfg.max_zone_file_bytes as u64 {
                 return Err(format!(
                     "{} is {size} bytes; at most {} are accepted (max_zone_file_bytes)",
@@ -87,7 +98,8 @@ pub async fn zone_command(cfg: Config, cmd: ZoneCommand) -> Result<(), String> {
                     cfg.max_zone_file_bytes
                 ));
             }
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let z = match zones::by_name(&conn, &zone).await {
                 Ok(z) => z,
                 Err(e) if e.status == 404 && create => {
@@ -109,24 +121,34 @@ pub async fn zone_command(cfg: Config, cmd: ZoneCommand) -> Result<(), String> {
                         enabled: None,
                         description: None,
                     };
-                    let z = zones::create(&conn, &dns, &actor, req).await.map_err(describe)?;
+                    let z = zones::create(&conn, &dns, &actor, req)
+                        .await
+                        .map_err(describe)?;
                     reload(&dns, &["reconfig"]).await;
                     z
                 }
                 Err(e) => return Err(describe(e)),
             };
-            let spinner = ProgressBar::new_spinner().with_message(format!("parsing {} ({size} bytes)", file.display()));
-            let prepared = zone_import::prepare(&z, &text, cfg.max_zone_file_bytes).map_err(describe)?;
+            let spinner = ProgressBar::new_spinner()
+                .with_message(format!("parsing {} ({size} bytes)", file.display()));
+            let prepared =
+                zone_import::prepare(&z, &text, cfg.max_zone_file_bytes).map_err(describe)?;
             spinner.finish_and_clear();
             let bar = ProgressBar::new(prepared.records.len() as u64);
             bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            let mode = if mode == "replace" { ImportMode::Replace } else { ImportMode::Merge };
+            let mode = if mode == "replace" {
+                ImportMode::Replace
+            } else {
+                ImportMode::Merge
+            };
             let progress = |n: usize| bar.set_position(n as u64);
-            let result = zone_import::import(&conn, &dns, &actor, z.id, prepared, mode, Some(&progress))
-                .await
-                .map_err(describe)?;
+            let result =
+                zone_import::import(&conn, &dns, &actor, z.id, prepared, mode, Some(&progress))
+                    .await
+                    .map_err(describe)?;
             bar.finish_and_clear();
             reload(&dns, &["reload", &z.name]).await;
             println!(

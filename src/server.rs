@@ -15,11 +15,11 @@ use hdns_actors::bind::{BindActor, BindMode};
 use hdns_actors::bus::EventBus;
 
 use crate::auth::tokens::JwtKeys;
-use crate::services::dns_commit::Dns;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{errors, rate_limit, request_log::RequestLog, security_headers};
 use crate::services::bootstrap;
+use crate::services::dns_commit::Dns;
 use crate::state::AppState;
 use crate::{api, db};
 
@@ -62,7 +62,10 @@ async fn start_bind(cfg: &Config, conn: &sea_orm::DatabaseConnection) -> Result<
     if settings.mode == BindMode::Managed && settings.tools.named.is_none() {
         return Err("bind_mode is managed but `named` is not installed (install Debian's bind9 or use --bind-mode disabled)".into());
     }
-    let zones = dns.sync_all(conn).await.map_err(|e| format!("cannot render BIND files: {e}"))?;
+    let zones = dns
+        .sync_all(conn)
+        .await
+        .map_err(|e| format!("cannot render BIND files: {e}"))?;
     tracing::info!(mode = settings.mode.as_str(), dir = %settings.paths.dir.display(), zones = zones.len(), "BIND files rendered");
     let actor = BindActor::new(settings, dns.bus.clone(), dns.status.clone()).start();
     dns.actor = Some(actor);

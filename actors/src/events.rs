@@ -63,9 +63,10 @@ impl EventType {
     /// The priority an event of this type is delivered with by default.
     pub fn default_priority(self) -> Priority {
         match self {
-            Self::SecurityAlert | Self::ThreatDetected | Self::SessionExpired | Self::PermissionChanged => {
-                Priority::Critical
-            }
+            Self::SecurityAlert
+            | Self::ThreatDetected
+            | Self::SessionExpired
+            | Self::PermissionChanged => Priority::Critical,
             Self::ZoneCreated
             | Self::ZoneUpdated
             | Self::ZoneDeleted
@@ -215,7 +216,10 @@ mod tests {
     fn type_names_match_the_spec() {
         let json = serde_json::to_value(EventType::BulkOperationProgress).unwrap();
         assert_eq!(json, "bulk_operation_progress");
-        assert_eq!(EventType::ForwarderStatusChange.as_str(), "forwarder_status_change");
+        assert_eq!(
+            EventType::ForwarderStatusChange.as_str(),
+            "forwarder_status_change"
+        );
         assert!(Priority::Critical > Priority::High && Priority::Normal > Priority::Low);
     }
 

@@ -45,15 +45,25 @@ pub struct BindHealth {
 }
 
 fn bind_health(state: &AppState) -> BindHealth {
-    let s = state.dns.status.lock().map(|s| s.clone()).unwrap_or_default();
+    let s = state
+        .dns
+        .status
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
     let settings = &state.dns.files.settings;
     let (status, message) = match settings.mode {
         BindMode::Disabled if settings.tools.named.is_none() => (
             "disabled",
             Some("BIND is disabled: named is not installed; files are rendered only".to_string()),
         ),
-        BindMode::Disabled => ("disabled", Some("BIND is disabled by configuration; files are rendered only".into())),
-        BindMode::Managed if !s.running => ("critical", Some("the managed named is not running".into())),
+        BindMode::Disabled => (
+            "disabled",
+            Some("BIND is disabled by configuration; files are rendered only".into()),
+        ),
+        BindMode::Managed if !s.running => {
+            ("critical", Some("the managed named is not running".into()))
+        }
         _ => ("healthy", None),
     };
     BindHealth {

@@ -123,7 +123,12 @@ fn tokenize(text: &str) -> Result<Vec<Entry>, ParseError> {
             _ => {
                 let start = i;
                 let mut bytes = Vec::new();
-                while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"') {
+                while i < b.len()
+                    && !matches!(
+                        b[i],
+                        b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"'
+                    )
+                {
                     if b[i] == b'\\' {
                         let (byte, used) = unescape(&b[i..]).map_err(|m| perr(line, m))?;
                         bytes.push(byte);
@@ -160,7 +165,9 @@ fn unescape(b: &[u8]) -> Result<(u8, usize), String> {
             let n: u32 = digits
                 .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
                 .ok_or("`\\DDD` needs three decimal digits")?;
-            u8::try_from(n).map(|v| (v, 4)).map_err(|_| "`\\DDD` must be at most 255".into())
+            u8::try_from(n)
+                .map(|v| (v, 4))
+                .map_err(|_| "`\\DDD` must be at most 255".into())
         }
         Some(&c) if c != b'\n' => Ok((c, 2)),
         _ => Err("a backslash must escape a character".into()),
@@ -255,12 +262,10 @@ pub fn parse(text: &str, zone: &str) -> Result<ParsedZone, ParseError> {
                     default_ttl = Some(t);
                     out.default_ttl.get_or_insert(t);
                 }
-                "$INCLUDE" => {
-                    return Err(perr(
-                        line,
-                        "$INCLUDE is not supported: paste the included file's records into the import",
-                    ))
-                }
+                "$INCLUDE" => return Err(perr(
+                    line,
+                    "$INCLUDE is not supported: paste the included file's records into the import",
+                )),
                 other => return Err(perr(line, format!("unsupported directive {other}"))),
             }
             continue;
@@ -278,7 +283,9 @@ pub fn parse(text: &str, zone: &str) -> Result<ParsedZone, ParseError> {
             .ok_or_else(|| perr(line, "the first record has no owner name"))?;
         let mut ttl = None;
         let rtype = loop {
-            let t = toks.next().ok_or_else(|| perr(line, "the record has no type"))?;
+            let t = toks
+                .next()
+                .ok_or_else(|| perr(line, "the record has no type"))?;
             let up = t.text.to_ascii_uppercase();
             if ttl.is_none() && !t.quoted {
                 if let Some(v) = parse_ttl(&t.text) {
@@ -288,7 +295,9 @@ pub fn parse(text: &str, zone: &str) -> Result<ParsedZone, ParseError> {
             }
             match up.as_str() {
                 "IN" => continue,
-                "CH" | "HS" | "CS" => return Err(perr(line, format!("class {up} is not supported; only IN"))),
+                "CH" | "HS" | "CS" => {
+                    return Err(perr(line, format!("class {up} is not supported; only IN")))
+                }
                 _ => break up,
             }
         };
@@ -299,7 +308,10 @@ pub fn parse(text: &str, zone: &str) -> Result<ParsedZone, ParseError> {
         let ttl = ttl.or(default_ttl).or(last_ttl);
         if rtype == "SOA" {
             if owner_name != format!("{zone}.") {
-                return Err(perr(line, format!("the SOA must be at the zone apex {zone}.")));
+                return Err(perr(
+                    line,
+                    format!("the SOA must be at the zone apex {zone}."),
+                ));
             }
             out.soa = Some(soa(&data, &origin).map_err(|m| perr(line, m))?);
             continue;
@@ -331,14 +343,24 @@ fn count(data: &[&Token], n: usize, rtype: &str, form: &str) -> Result<(), Strin
     }
 }
 
-fn record(owner: &str, rtype: &str, ttl: Option<i64>, data: &[&Token], origin: &str) -> Result<RecordInput, String> {
+fn record(
+    owner: &str,
+    rtype: &str,
+    ttl: Option<i64>,
+    data: &[&Token],
+    origin: &str,
+) -> Result<RecordInput, String> {
     let mut input = RecordInput {
         name: owner.to_string(),
         record_type: rtype.to_string(),
         ttl,
         ..Default::default()
     };
-    let num = |t: &Token, what: &str| t.text.parse::<i64>().map_err(|_| format!("{what} `{}` is not a number", t.text));
+    let num = |t: &Token, what: &str| {
+        t.text
+            .parse::<i64>()
+            .map_err(|_| format!("{what} `{}` is not a number", t.text))
+    };
     match rtype {
         "A" | "AAAA" => {
             count(data, 1, rtype, "address")?;
@@ -365,7 +387,8 @@ fn record(owner: &str, rtype: &str, ttl: Option<i64>, data: &[&Token], origin: &
                 return Err("TXT needs at least one string".into());
             }
             let bytes: Vec<u8> = data.iter().flat_map(|t| t.bytes.iter().copied()).collect();
-            input.value = String::from_utf8(bytes).map_err(|_| "TXT data must be valid UTF-8".to_string())?;
+            input.value =
+                String::from_utf8(bytes).map_err(|_| "TXT data must be valid UTF-8".to_string())?;
         }
         "CAA" => {
             count(data, 3, rtype, "flags tag \"value\"")?;
@@ -377,15 +400,25 @@ fn record(owner: &str, rtype: &str, ttl: Option<i64>, data: &[&Token], origin: &
                 v.replace('\\', "\\\\").replace('"', "\\\"")
             );
         }
-        other => return Err(format!("record type {other} is not supported by hybrid-dns")),
+        other => {
+            return Err(format!(
+                "record type {other} is not supported by hybrid-dns"
+            ))
+        }
     }
     Ok(input)
 }
 
 fn soa(data: &[&Token], origin: &str) -> Result<Soa, String> {
-    count(data, 7, "SOA", "mname rname serial refresh retry expire minimum")?;
+    count(
+        data,
+        7,
+        "SOA",
+        "mname rname serial refresh retry expire minimum",
+    )?;
     let n = |i: usize, what: &str| {
-        parse_ttl(&data[i].text).ok_or_else(|| format!("SOA {what} `{}` is not a number", data[i].text))
+        parse_ttl(&data[i].text)
+            .ok_or_else(|| format!("SOA {what} `{}` is not a number", data[i].text))
     };
     Ok(Soa {
         primary_ns: resolve(&data[0].text, origin),
@@ -447,15 +480,27 @@ deep    CNAME www.example.com.
         let soa = z.soa.unwrap();
         assert_eq!(soa.primary_ns, "ns1.example.com.");
         assert_eq!(soa.admin_email, "hostmaster@example.com");
-        assert_eq!((soa.serial, soa.minimum, soa.expire), (2024010101, 300, 1209600));
+        assert_eq!(
+            (soa.serial, soa.minimum, soa.expire),
+            (2024010101, 300, 1209600)
+        );
         assert_eq!(z.default_ttl, Some(3600));
         let r: Vec<_> = z.records.iter().map(|r| &r.input).collect();
         assert_eq!(r[0].name, "example.com.");
         assert_eq!(r[0].value, "ns1.example.com.");
-        assert_eq!((r[2].name.as_str(), r[2].ttl), ("www.example.com.", Some(300)));
-        assert_eq!((r[3].name.as_str(), r[3].record_type.as_str()), ("www.example.com.", "AAAA"));
+        assert_eq!(
+            (r[2].name.as_str(), r[2].ttl),
+            ("www.example.com.", Some(300))
+        );
+        assert_eq!(
+            (r[3].name.as_str(), r[3].record_type.as_str()),
+            ("www.example.com.", "AAAA")
+        );
         assert_eq!(r[4].priority, Some(10));
-        assert_eq!(r[5].value, "v=spf1 include:_spf.example.com; -allsecond part");
+        assert_eq!(
+            r[5].value,
+            "v=spf1 include:_spf.example.com; -allsecond part"
+        );
         assert_eq!(r[6].value, "quote \" and \\ and ;");
         assert_eq!(r[7].name, "deep.sub.example.com.");
         assert_eq!(z.records[7].line, 17);
@@ -478,6 +523,9 @@ deep    CNAME www.example.com.
         assert_eq!(parse_ttl("1h30m"), Some(5400));
         assert_eq!(parse_ttl("1w"), Some(604800));
         assert_eq!(parse_ttl("x"), None);
-        assert_eq!(rname_to_email("john\\.doe.example.com."), "john.doe@example.com");
+        assert_eq!(
+            rname_to_email("john\\.doe.example.com."),
+            "john.doe@example.com"
+        );
     }
 }

@@ -62,7 +62,10 @@ pub fn owner(zone: &str, input: &str) -> Result<String, String> {
     let fqdn = if absolute == zone_fqdn || absolute.ends_with(&format!(".{zone_fqdn}")) {
         absolute
     } else if s.ends_with('.') {
-        return Err(format!("{} is outside the zone {zone}", absolute.trim_end_matches('.')));
+        return Err(format!(
+            "{} is outside the zone {zone}",
+            absolute.trim_end_matches('.')
+        ));
     } else {
         // Relative to the zone: check the full name's length too.
         parse_absolute(&format!("{}.{zone_fqdn}", absolute.trim_end_matches('.')))?
@@ -76,7 +79,9 @@ pub fn relative(zone: &str, fqdn: &str) -> String {
     if fqdn == zone_fqdn {
         "@".into()
     } else {
-        fqdn.strip_suffix(&format!(".{zone_fqdn}")).unwrap_or(fqdn).to_string()
+        fqdn.strip_suffix(&format!(".{zone_fqdn}"))
+            .unwrap_or(fqdn)
+            .to_string()
     }
 }
 
@@ -122,7 +127,10 @@ mod tests {
 
     #[test]
     fn idna_and_case() {
-        assert_eq!(zone_name("Bücher.Example.").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            zone_name("Bücher.Example.").unwrap(),
+            "xn--bcher-kva.example"
+        );
         assert_eq!(target("MAIL.example.com").unwrap(), "mail.example.com.");
         assert_eq!(target(".").unwrap(), ".");
         assert!(target("www").unwrap_err().contains("single label"));

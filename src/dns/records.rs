@@ -165,7 +165,10 @@ pub fn validate(zone: &str, input: &RecordInput) -> Result<ValidRecord, FieldErr
         }
         RecordKind::MX => {
             let (fields, target) = split_numbers(value, 1, "MX", "preference target")?;
-            rec.priority = Some(u16_field("priority", input.priority.or(fields.first().copied()))?);
+            rec.priority = Some(u16_field(
+                "priority",
+                input.priority.or(fields.first().copied()),
+            )?);
             rec.value = names::target(target).map_err(|m| err("value", m))?;
         }
         RecordKind::SRV => {
@@ -181,7 +184,10 @@ pub fn validate(zone: &str, input: &RecordInput) -> Result<ValidRecord, FieldErr
             if text.len() > MAX_TXT_BYTES {
                 return Err(err(
                     "value",
-                    format!("TXT text is {} bytes; at most {MAX_TXT_BYTES} are allowed", text.len()),
+                    format!(
+                        "TXT text is {} bytes; at most {MAX_TXT_BYTES} are allowed",
+                        text.len()
+                    ),
                 ));
             }
             rec.value = text;
@@ -210,13 +216,19 @@ fn split_numbers<'a>(
                 .map_err(|_| err("value", format!("{kind} data must be `{form}`")))?;
             Ok((nums, parts[count]))
         }
-        _ => Err(err("value", format!("{kind} data must be `{form}` or just the target"))),
+        _ => Err(err(
+            "value",
+            format!("{kind} data must be `{form}` or just the target"),
+        )),
     }
 }
 
 fn u16_field(field: &'static str, v: Option<i64>) -> Result<i32, FieldError> {
     match v {
-        None => Err(err(field, format!("{field} is required for this record type"))),
+        None => Err(err(
+            field,
+            format!("{field} is required for this record type"),
+        )),
         Some(n) if (0..=65535).contains(&n) => Ok(n as i32),
         Some(_) => Err(err(field, format!("{field} must be 0 to 65535"))),
     }
@@ -249,19 +261,28 @@ fn caa(value: &str) -> Result<String, FieldError> {
         parts.next().unwrap_or(""),
         parts.next().unwrap_or("").trim(),
     );
-    let flags: u8 = flags
-        .parse()
-        .map_err(|_| err("value", "CAA data must be `flags tag \"value\"` with flags 0 to 255"))?;
+    let flags: u8 = flags.parse().map_err(|_| {
+        err(
+            "value",
+            "CAA data must be `flags tag \"value\"` with flags 0 to 255",
+        )
+    })?;
     let tag = tag.to_ascii_lowercase();
     if !matches!(tag.as_str(), "issue" | "issuewild" | "iodef") {
-        return Err(err("value", format!("unknown CAA tag `{tag}`; use issue, issuewild or iodef")));
+        return Err(err(
+            "value",
+            format!("unknown CAA tag `{tag}`; use issue, issuewild or iodef"),
+        ));
     }
     let inner = if rest.starts_with('"') {
         txt_text(rest).map_err(|m| err("value", m))?
     } else {
         rest.to_string()
     };
-    let text = format!("{flags} {tag} \"{}\"", inner.replace('\\', "\\\\").replace('"', "\\\""));
+    let text = format!(
+        "{flags} {tag} \"{}\"",
+        inner.replace('\\', "\\\\").replace('"', "\\\"")
+    );
     RData::try_from_str(RecordType::CAA, &text)
         .map_err(|e| err("value", format!("invalid CAA data: {e}")))?;
     Ok(text)
@@ -286,23 +307,48 @@ mod tests {
         assert_eq!((r.kind, r.value.as_str()), (RecordKind::A, "192.0.2.1"));
         let r = validate("example.com", &rec("v6", "AAAA", "2001:DB8:0:0::1")).unwrap();
         assert_eq!(r.value, "2001:db8::1");
-        assert_eq!(validate("example.com", &rec("x", "A", "999.1.1.1")).unwrap_err().field, "value");
+        assert_eq!(
+            validate("example.com", &rec("x", "A", "999.1.1.1"))
+                .unwrap_err()
+                .field,
+            "value"
+        );
         let r = validate("example.com", &rec("alias", "CNAME", "Target.Example.net")).unwrap();
         assert_eq!(r.value, "target.example.net.");
-        assert_eq!(validate("example.com", &rec("@", "CNAME", "x.net")).unwrap_err().field, "name");
-        assert_eq!(validate("example.com", &rec("x", "HINFO", "a b")).unwrap_err().field, "record_type");
+        assert_eq!(
+            validate("example.com", &rec("@", "CNAME", "x.net"))
+                .unwrap_err()
+                .field,
+            "name"
+        );
+        assert_eq!(
+            validate("example.com", &rec("x", "HINFO", "a b"))
+                .unwrap_err()
+                .field,
+            "record_type"
+        );
     }
 
     #[test]
     fn mx_srv_fields() {
         let r = validate("example.com", &rec("@", "MX", "10 mail.example.com.")).unwrap();
-        assert_eq!((r.priority, r.value.as_str()), (Some(10), "mail.example.com."));
+        assert_eq!(
+            (r.priority, r.value.as_str()),
+            (Some(10), "mail.example.com.")
+        );
         let mut i = rec("@", "MX", "mail.example.com");
         assert_eq!(validate("example.com", &i).unwrap_err().field, "priority");
         i.priority = Some(70000);
         assert_eq!(validate("example.com", &i).unwrap_err().field, "priority");
-        let r = validate("example.com", &rec("_sip._tcp", "SRV", "10 60 5060 sip.example.com")).unwrap();
-        assert_eq!((r.priority, r.weight, r.port), (Some(10), Some(60), Some(5060)));
+        let r = validate(
+            "example.com",
+            &rec("_sip._tcp", "SRV", "10 60 5060 sip.example.com"),
+        )
+        .unwrap();
+        assert_eq!(
+            (r.priority, r.weight, r.port),
+            (Some(10), Some(60), Some(5060))
+        );
     }
 
     #[test]
@@ -310,7 +356,12 @@ mod tests {
         let r = validate("example.com", &rec("@", "TXT", "\"v=spf1 \" \"-all; x\"")).unwrap();
         assert_eq!(r.value, "v=spf1 -all; x");
         let big = "a".repeat(MAX_TXT_BYTES + 1);
-        assert_eq!(validate("example.com", &rec("@", "TXT", &big)).unwrap_err().field, "value");
+        assert_eq!(
+            validate("example.com", &rec("@", "TXT", &big))
+                .unwrap_err()
+                .field,
+            "value"
+        );
         let r = validate("example.com", &rec("@", "CAA", "0 ISSUE letsencrypt.org")).unwrap();
         assert_eq!(r.value, "0 issue \"letsencrypt.org\"");
         assert!(validate("example.com", &rec("@", "CAA", "0 bogus \"x\"")).is_err());

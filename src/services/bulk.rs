@@ -109,21 +109,39 @@ impl BulkStatus {
 }
 
 /// Checks the request shape and starts it; the caller gets the id at once.
-pub fn start(db: DatabaseConnection, dns: Dns, registry: BulkRegistry, actor: Actor, auth: AuthUser, req: BulkRequest) -> ApiResult<BulkStatus> {
+pub fn start(
+    db: DatabaseConnection,
+    dns: Dns,
+    registry: BulkRegistry,
+    actor: Actor,
+    auth: AuthUser,
+    req: BulkRequest,
+) -> ApiResult<BulkStatus> {
     if req.operations.is_empty() || req.operations.len() > MAX_OPERATIONS {
-        return Err(ApiError::validation("operations", format!("give 1 to {MAX_OPERATIONS} operations")));
+        return Err(ApiError::validation(
+            "operations",
+            format!("give 1 to {MAX_OPERATIONS} operations"),
+        ));
     }
     for (i, op) in req.operations.iter().enumerate() {
         let missing = match op.action {
-            BulkAction::Create => [("zone_id", op.zone_id.is_none()), ("name", op.name.is_none()), ("record_type", op.record_type.is_none()), ("value", op.value.is_none())]
-                .into_iter()
-                .find(|(_, m)| *m)
-                .map(|(f, _)| f),
+            BulkAction::Create => [
+                ("zone_id", op.zone_id.is_none()),
+                ("name", op.name.is_none()),
+                ("record_type", op.record_type.is_none()),
+                ("value", op.value.is_none()),
+            ]
+            .into_iter()
+            .find(|(_, m)| *m)
+            .map(|(f, _)| f),
             BulkAction::Update | BulkAction::Delete => op.id.is_none().then_some("id"),
         };
         if let Some(field) = missing {
-            return Err(ApiError::validation("operations", format!("operation {i}: {field} is required"))
-                .with_details(json!({"field": "operations", "index": i, "missing": field})));
+            return Err(ApiError::validation(
+                "operations",
+                format!("operation {i}: {field} is required"),
+            )
+            .with_details(json!({"field": "operations", "index": i, "missing": field})));
         }
     }
     let status = BulkStatus {
@@ -159,12 +177,24 @@ fn api_error(index: usize, e: ApiError) -> BulkError {
 /// The zone an operation touches, checked against the caller's grants.
 async fn zone_of(db: &DatabaseConnection, auth: &AuthUser, op: &BulkOp) -> ApiResult<zones::Model> {
     match op.action {
-        BulkAction::Create => grants::require_zone(db, auth, op.zone_id.unwrap_or_default(), Level::Write).await,
-        _ => records::get(db, auth, op.id.unwrap_or_default(), Level::Write).await.map(|(_, z)| z),
+        BulkAction::Create => {
+            grants::require_zone(db, auth, op.zone_id.unwrap_or_default(), Level::Write).await
+        }
+        _ => records::get(db, auth, op.id.unwrap_or_default(), Level::Write)
+            .await
+            .map(|(_, z)| z),
     }
 }
 
-async fn run(db: &DatabaseConnection, dns: &Dns, registry: &BulkRegistry, actor: &Actor, auth: &AuthUser, id: &str, ops: Vec<BulkOp>) {
+async fn run(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    registry: &BulkRegistry,
+    actor: &Actor,
+    auth: &AuthUser,
+    id: &str,
+    ops: Vec<BulkOp>,
+) {
     let started = Instant::now();
     let total = ops.len();
     let mut i = 0;
@@ -195,12 +225,19 @@ async fn run(db: &DatabaseConnection, dns: &Dns, registry: &BulkRegistry, actor:
         if last_event.elapsed().as_millis() >= 250 || i == total {
             last_event = Instant::now();
             if let Some(s) = registry.get(id).map(|s| s.clone()) {
-                dns.publish(Event::new(EventType::BulkOperationProgress, s.event_data(false)).for_user(s.user_id));
+                dns.publish(
+                    Event::new(EventType::BulkOperationProgress, s.event_data(false))
+                        .for_user(s.user_id),
+                );
             }
         }
     }
     if let Some(mut s) = registry.get_mut(id) {
-        s.status = if s.failed == 0 { "completed".into() } else { "completed_with_errors".into() };
+        s.status = if s.failed == 0 {
+            "completed".into()
+        } else {
+            "completed_with_errors".into()
+        };
         s.finished_at = Some(crate::now_iso());
         let mut data = s.event_data(true);
         data["duration_ms"] = json!(started.elapsed().as_millis() as u64);
@@ -226,24 +263,51 @@ fn finish_ops(registry: &BulkRegistry, id: &str, outcomes: Vec<Result<(), BulkEr
 
 /// Applies operations of one zone in one transaction; if BIND's checker
 /// refuses the result, retries them one by one so only the culprits fail.
-async fn apply_chunk(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone: &zones::Model, first: usize, ops: &[BulkOp]) -> Vec<Result<(), BulkError>> {
+async fn apply_chunk(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    zone: &zones::Model,
+    first: usize,
+    ops: &[BulkOp],
+) -> Vec<Result<(), BulkError>> {
     match try_chunk(db, dns, actor, zone, first, ops).await {
         Ok(outcomes) => outcomes,
         Err(e) if ops.len() == 1 => vec![Err(api_error(first, e))],
         Err(_) => {
             let mut out = Vec::with_capacity(ops.len());
             for (k, op) in ops.iter().enumerate() {
-                out.extend(Box::pin(apply_chunk(db, dns, actor, zone, first + k, std::slice::from_ref(op))).await);
+                out.extend(
+                    Box::pin(apply_chunk(
+                        db,
+                        dns,
+                        actor,
+                        zone,
+                        first + k,
+                        std::slice::from_ref(op),
+                    ))
+                    .await,
+                );
             }
             out
         }
     }
 }
 
-async fn try_chunk(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone: &zones::Model, first: usize, ops: &[BulkOp]) -> ApiResult<Vec<Result<(), BulkError>>> {
+async fn try_chunk(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    zone: &zones::Model,
+    first: usize,
+    ops: &[BulkOp],
+) -> ApiResult<Vec<Result<(), BulkError>>> {
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
-    let zone = zones::Entity::find_by_id(zone.id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Zone"))?;
+    let zone = zones::Entity::find_by_id(zone.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Zone"))?;
     let mut outcomes = Vec::with_capacity(ops.len());
     let mut events = Vec::new();
     for (k, op) in ops.iter().enumerate() {
@@ -275,7 +339,15 @@ async fn try_chunk(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone: &zon
                             port: input.port,
                         },
                     )?;
-                    let row = records::insert(&sp, actor, &zone, rec, input.enabled.unwrap_or(true), input.comment).await?;
+                    let row = records::insert(
+                        &sp,
+                        actor,
+                        &zone,
+                        rec,
+                        input.enabled.unwrap_or(true),
+                        input.comment,
+                    )
+                    .await?;
                     Ok(records::record_event(&row, &zone, "created", None, actor))
                 }
                 BulkAction::Update => {
@@ -295,8 +367,15 @@ async fn try_chunk(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone: &zon
                         enabled: op.enabled,
                         comment: op.comment.clone(),
                     };
-                    let (new, changes) = records::apply_update(&sp, actor, &zone, old, patch).await?;
-                    Ok(records::record_event(&new, &zone, "updated", Some(changes), actor))
+                    let (new, changes) =
+                        records::apply_update(&sp, actor, &zone, old, patch).await?;
+                    Ok(records::record_event(
+                        &new,
+                        &zone,
+                        "updated",
+                        Some(changes),
+                        actor,
+                    ))
                 }
                 BulkAction::Delete => {
                     let old = records::remove(&sp, actor, &zone, op.id.unwrap_or_default()).await?;

@@ -31,7 +31,8 @@ pub struct Dns {
 /// when that is already higher. Serials never go down.
 pub fn next_serial(old: i64) -> i64 {
     let today = Utc::now().date_naive();
-    let base = (today.year() as i64 * 10_000 + today.month() as i64 * 100 + today.day() as i64) * 100;
+    let base =
+        (today.year() as i64 * 10_000 + today.month() as i64 * 100 + today.day() as i64) * 100;
     (old + 1).max(base)
 }
 
@@ -51,7 +52,11 @@ impl Dns {
     /// published as a `bind_reload` event with `success: false`.
     pub async fn reload(&self, zones: Vec<String>, reconfig: bool, flush: Vec<String>) {
         let Some(a) = &self.actor else { return };
-        let msg = Reload { zones, reconfig, flush };
+        let msg = Reload {
+            zones,
+            reconfig,
+            flush,
+        };
         let wait = tokio::time::timeout(std::time::Duration::from_secs(10), a.send(msg));
         match wait.await {
             Ok(Ok(Ok(()))) => {}
@@ -115,9 +120,16 @@ impl Dns {
         } else {
             None
         };
-        let conf_guard = if reconfig { Some(self.files.lock_conf().await) } else { None };
+        let conf_guard = if reconfig {
+            Some(self.files.lock_conf().await)
+        } else {
+            None
+        };
         let staged_conf = if reconfig {
-            self.files.stage_config(&txn).await.map_err(|e| self.map(&what, e))?
+            self.files
+                .stage_config(&txn)
+                .await
+                .map_err(|e| self.map(&what, e))?
         } else {
             Vec::new()
         };
@@ -132,7 +144,11 @@ impl Dns {
         }
         drop(conf_guard);
         // A forward zone whose servers changed must not keep serving old answers.
-        let flush = if reconfig && zone.zone_type == "forward" { vec![zone.name.clone()] } else { Vec::new() };
+        let flush = if reconfig && zone.zone_type == "forward" {
+            vec![zone.name.clone()]
+        } else {
+            Vec::new()
+        };
         self.reload(zones, reconfig, flush).await;
         Ok(zone)
     }
@@ -141,9 +157,18 @@ impl Dns {
     /// forwarder removed or changed): stages, checks, commits, installs, reconfigures.
     /// `flush` names cached answers to drop (domains no longer forwarded, or
     /// forwarded elsewhere).
-    pub async fn commit_config(&self, txn: DatabaseTransaction, what: &str, flush: Vec<String>) -> ApiResult<()> {
+    pub async fn commit_config(
+        &self,
+        txn: DatabaseTransaction,
+        what: &str,
+        flush: Vec<String>,
+    ) -> ApiResult<()> {
         let _conf = self.files.lock_conf().await;
-        let staged = self.files.stage_config(&txn).await.map_err(|e| self.map(what, e))?;
+        let staged = self
+            .files
+            .stage_config(&txn)
+            .await
+            .map_err(|e| self.map(what, e))?;
         txn.commit().await?;
         for s in staged {
             install(s).await?;
@@ -180,7 +205,14 @@ mod tests {
     fn serials_follow_the_date_and_always_increase() {
         let today = next_serial(0);
         assert_eq!(today % 100, 0);
-        assert_eq!(today / 100, Utc::now().format("%Y%m%d").to_string().parse::<i64>().unwrap());
+        assert_eq!(
+            today / 100,
+            Utc::now()
+                .format("%Y%m%d")
+                .to_string()
+                .parse::<i64>()
+                .unwrap()
+        );
         assert_eq!(next_serial(today), today + 1);
         assert_eq!(next_serial(today + 99), today + 100);
         assert_eq!(next_serial(2099123199), 2099123200);

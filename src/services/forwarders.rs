@@ -9,11 +9,11 @@ use hdns_actors::events::{diff, Event, EventType};
 use hdns_entities::{forwarders, zones};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
+use sea_orm::QueryFilter;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryOrder, Set,
 };
-use sea_orm::QueryFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -83,22 +83,45 @@ pub async fn domain_taken<C: ConnectionTrait>(db: &C, domain: &str) -> ApiResult
         .any(|f| domains_of(f).iter().any(|d| d == domain)))
 }
 
-async fn check_domains<C: ConnectionTrait>(db: &C, list: &[String], exclude: Option<i32>) -> ApiResult<Value> {
+async fn check_domains<C: ConnectionTrait>(
+    db: &C,
+    list: &[String],
+    exclude: Option<i32>,
+) -> ApiResult<Value> {
     if list.is_empty() {
-        return Err(ApiError::validation("domains", "at least one domain is required"));
+        return Err(ApiError::validation(
+            "domains",
+            "at least one domain is required",
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for d in list {
-        let n = names::zone_name(d).map_err(|m| ApiError::validation("domains", format!("{d}: {m}")))?;
+        let n = names::zone_name(d)
+            .map_err(|m| ApiError::validation("domains", format!("{d}: {m}")))?;
         if out.contains(&n) {
             continue;
         }
-        if zones::Entity::find().filter(zones::Column::Name.eq(n.clone())).one(db).await?.is_some() {
-            return Err(ApiError::conflict("domain_in_use", format!("{n} is a managed zone")).with_details(json!({"field": "domains"})));
+        if zones::Entity::find()
+            .filter(zones::Column::Name.eq(n.clone()))
+            .one(db)
+            .await?
+            .is_some()
+        {
+            return Err(
+                ApiError::conflict("domain_in_use", format!("{n} is a managed zone"))
+                    .with_details(json!({"field": "domains"})),
+            );
         }
         let others = forwarders::Entity::find().all(db).await?;
-        if others.iter().filter(|f| Some(f.id) != exclude).any(|f| domains_of(f).contains(&n)) {
-            return Err(ApiError::conflict("domain_in_use", format!("{n} is already forwarded")).with_details(json!({"field": "domains"})));
+        if others
+            .iter()
+            .filter(|f| Some(f.id) != exclude)
+            .any(|f| domains_of(f).contains(&n))
+        {
+            return Err(
+                ApiError::conflict("domain_in_use", format!("{n} is already forwarded"))
+                    .with_details(json!({"field": "domains"})),
+            );
         }
         out.push(n);
     }
@@ -108,7 +131,10 @@ async fn check_domains<C: ConnectionTrait>(db: &C, list: &[String], exclude: Opt
 fn check_name(n: &str) -> ApiResult<String> {
     let n = n.trim();
     if n.is_empty() || n.chars().count() > 64 || n.contains(['"', '\\', '\n', '\r']) {
-        return Err(ApiError::validation("name", "name must be 1 to 64 characters without quotes or backslashes"));
+        return Err(ApiError::validation(
+            "name",
+            "name must be 1 to 64 characters without quotes or backslashes",
+        ));
     }
     Ok(n.to_string())
 }
@@ -123,7 +149,10 @@ fn check_servers(list: &[ServerInput]) -> ApiResult<Value> {
 fn check_policy(p: &str) -> ApiResult<String> {
     match p {
         "first" | "only" => Ok(p.into()),
-        _ => Err(ApiError::validation("policy", "policy must be `first` or `only`")),
+        _ => Err(ApiError::validation(
+            "policy",
+            "policy must be `first` or `only`",
+        )),
     }
 }
 
@@ -157,17 +186,42 @@ pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<ForwarderView>> {
 }
 
 pub async fn get(db: &DatabaseConnection, id: i32) -> ApiResult<forwarders::Model> {
-    forwarders::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found("Forwarder"))
+    forwarders::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Forwarder"))
 }
 
-pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: ForwarderInput) -> ApiResult<forwarders::Model> {
-    let name = check_name(req.name.as_deref().ok_or_else(|| ApiError::validation("name", "name is required"))?)?;
-    let servers = check_servers(req.servers.as_deref().ok_or_else(|| ApiError::validation("servers", "servers are required"))?)?;
+pub async fn create(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    req: ForwarderInput,
+) -> ApiResult<forwarders::Model> {
+    let name = check_name(
+        req.name
+            .as_deref()
+            .ok_or_else(|| ApiError::validation("name", "name is required"))?,
+    )?;
+    let servers = check_servers(
+        req.servers
+            .as_deref()
+            .ok_or_else(|| ApiError::validation("servers", "servers are required"))?,
+    )?;
     let policy = check_policy(req.policy.as_deref().unwrap_or("first"))?;
     let txn = crate::db::write_txn(db).await?;
     let domains = check_domains(&txn, req.domains.as_deref().unwrap_or_default(), None).await?;
-    if forwarders::Entity::find().filter(forwarders::Column::Name.eq(name.clone())).one(&txn).await?.is_some() {
-        return Err(ApiError::conflict("forwarder_exists", format!("a forwarder named {name} exists")).with_details(json!({"field": "name"})));
+    if forwarders::Entity::find()
+        .filter(forwarders::Column::Name.eq(name.clone()))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::conflict(
+            "forwarder_exists",
+            format!("a forwarder named {name} exists"),
+        )
+        .with_details(json!({"field": "name"})));
     }
     let now = Utc::now();
     let row = forwarders::ActiveModel {
@@ -184,15 +238,36 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Forw
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, actor, Entry { action: "forwarder.create", resource_type: "forwarder", resource_id: Some(row.id.to_string()), before: None, after: Some(snapshot(&row)) }).await?;
-    dns.commit_config(txn, &format!("forwarder {}", row.name), Vec::new()).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "forwarder.create",
+            resource_type: "forwarder",
+            resource_id: Some(row.id.to_string()),
+            before: None,
+            after: Some(snapshot(&row)),
+        },
+    )
+    .await?;
+    dns.commit_config(txn, &format!("forwarder {}", row.name), Vec::new())
+        .await?;
     dns.publish(config_event("created", &row, actor, Value::Null));
     Ok(row)
 }
 
-pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32, req: ForwarderInput) -> ApiResult<forwarders::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    id: i32,
+    req: ForwarderInput,
+) -> ApiResult<forwarders::Model> {
     let txn = crate::db::write_txn(db).await?;
-    let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
+    let old = forwarders::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Forwarder"))?;
     let mut am = old.clone().into_active_model();
     if let Some(n) = &req.name {
         am.name = Set(check_name(n)?);
@@ -218,18 +293,45 @@ pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32, 
     am.updated_at = Set(Utc::now());
     let new = am.update(&txn).await?;
     let changes = diff(&snapshot(&old), &snapshot(&new), &["updated_at"]);
-    audit::record(&txn, actor, Entry { action: "forwarder.update", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: Some(snapshot(&new)) }).await?;
-    dns.commit_config(txn, &format!("forwarder {}", new.name), domains_of(&old)).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "forwarder.update",
+            resource_type: "forwarder",
+            resource_id: Some(id.to_string()),
+            before: Some(snapshot(&old)),
+            after: Some(snapshot(&new)),
+        },
+    )
+    .await?;
+    dns.commit_config(txn, &format!("forwarder {}", new.name), domains_of(&old))
+        .await?;
     dns.publish(config_event("updated", &new, actor, json!(changes)));
     Ok(new)
 }
 
 pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) -> ApiResult<()> {
     let txn = crate::db::write_txn(db).await?;
-    let old = forwarders::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Forwarder"))?;
+    let old = forwarders::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Forwarder"))?;
     forwarders::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::record(&txn, actor, Entry { action: "forwarder.delete", resource_type: "forwarder", resource_id: Some(id.to_string()), before: Some(snapshot(&old)), after: None }).await?;
-    dns.commit_config(txn, &format!("forwarder {}", old.name), domains_of(&old)).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "forwarder.delete",
+            resource_type: "forwarder",
+            resource_id: Some(id.to_string()),
+            before: Some(snapshot(&old)),
+            after: None,
+        },
+    )
+    .await?;
+    dns.commit_config(txn, &format!("forwarder {}", old.name), domains_of(&old))
+        .await?;
     dns.publish(config_event("deleted", &old, actor, Value::Null));
     Ok(())
 }
@@ -270,7 +372,10 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResu
         Some(n) => names::target(&n).map_err(|m| ApiError::validation("name", m))?,
         None => format!("{}.", domains_of(f).first().cloned().unwrap_or_default()),
     };
-    let rtype_text = req.record_type.unwrap_or_else(|| "SOA".into()).to_ascii_uppercase();
+    let rtype_text = req
+        .record_type
+        .unwrap_or_else(|| "SOA".into())
+        .to_ascii_uppercase();
     let rtype: RecordType = rtype_text
         .parse()
         .map_err(|_| ApiError::validation("record_type", "unknown record type"))?;
@@ -286,7 +391,11 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResu
             Some((ip, port))
         })
         .collect();
-    let results = futures_util::future::join_all(list.into_iter().map(|(ip, port)| query(SocketAddr::new(ip, port), name.clone(), rtype))).await;
+    let results = futures_util::future::join_all(
+        list.into_iter()
+            .map(|(ip, port)| query(SocketAddr::new(ip, port), name.clone(), rtype)),
+    )
+    .await;
     Ok(TestResult {
         forwarder_id: f.id,
         query_name: qname,
@@ -308,7 +417,11 @@ pub async fn query(server: SocketAddr, name: Name, rtype: RecordType) -> ServerR
         error: None,
     };
     let outcome = tokio::time::timeout(Duration::from_secs(2), async {
-        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+        let bind: SocketAddr = if server.is_ipv4() {
+            "0.0.0.0:0".parse().unwrap()
+        } else {
+            "[::]:0".parse().unwrap()
+        };
         let sock = tokio::net::UdpSocket::bind(bind).await?;
         let mut msg = Message::query();
         msg.metadata.recursion_desired = true;
@@ -337,7 +450,11 @@ pub async fn query(server: SocketAddr, name: Name, rtype: RecordType) -> ServerR
             let rcode = resp.metadata.response_code;
             result.latency_ms = Some((elapsed.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
             result.rcode = Some(format!("{rcode:?}"));
-            result.success = matches!(rcode, hickory_proto::op::ResponseCode::NoError | hickory_proto::op::ResponseCode::NXDomain);
+            result.success = matches!(
+                rcode,
+                hickory_proto::op::ResponseCode::NoError
+                    | hickory_proto::op::ResponseCode::NXDomain
+            );
             result.answers = resp.answers.iter().map(|r| r.to_string()).collect();
         }
     }

@@ -41,7 +41,11 @@ impl Level {
 }
 
 /// The caller's level on a zone; `None` when they have no grant.
-pub async fn level<C: ConnectionTrait>(db: &C, auth: &AuthUser, zone_id: i32) -> ApiResult<Option<Level>> {
+pub async fn level<C: ConnectionTrait>(
+    db: &C,
+    auth: &AuthUser,
+    zone_id: i32,
+) -> ApiResult<Option<Level>> {
     if auth.is_admin() {
         return Ok(Some(Level::Write));
     }
@@ -55,7 +59,12 @@ pub async fn level<C: ConnectionTrait>(db: &C, auth: &AuthUser, zone_id: i32) ->
 
 /// Loads a zone the caller may use at `need`. A zone without any grant is
 /// reported as not found, so its existence does not leak.
-pub async fn require_zone<C: ConnectionTrait>(db: &C, auth: &AuthUser, zone_id: i32, need: Level) -> ApiResult<zones::Model> {
+pub async fn require_zone<C: ConnectionTrait>(
+    db: &C,
+    auth: &AuthUser,
+    zone_id: i32,
+    need: Level,
+) -> ApiResult<zones::Model> {
     let have = level(db, auth, zone_id).await?;
     let zone = zones::Entity::find_by_id(zone_id).one(db).await?;
     match (zone, have) {
@@ -136,7 +145,13 @@ fn changed_event(user_id: i32, zone: &zones::Model, level: Option<Level>) -> Eve
 }
 
 /// Grants (or changes) a user's access to a zone.
-pub async fn grant(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: i32, req: GrantRequest) -> ApiResult<GrantView> {
+pub async fn grant(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    zone_id: i32,
+    req: GrantRequest,
+) -> ApiResult<GrantView> {
     let zone = zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
@@ -151,7 +166,9 @@ pub async fn grant(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: i
         .filter(zone_permissions::Column::UserId.eq(user.id))
         .one(&txn)
         .await?;
-    let before = existing.as_ref().map(|g| serde_json::json!({"level": g.level}));
+    let before = existing
+        .as_ref()
+        .map(|g| serde_json::json!({"level": g.level}));
     let row = match existing {
         Some(g) => {
             let mut am: zone_permissions::ActiveModel = g.into();
@@ -192,7 +209,13 @@ pub async fn grant(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: i
     })
 }
 
-pub async fn revoke(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: i32, user_id: i32) -> ApiResult<()> {
+pub async fn revoke(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    zone_id: i32,
+    user_id: i32,
+) -> ApiResult<()> {
     let zone = zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
@@ -205,7 +228,9 @@ pub async fn revoke(db: &DatabaseConnection, dns: &Dns, actor: &Actor, zone_id: 
         .await?
         .ok_or_else(|| ApiError::not_found("Grant"))?;
     let level = existing.level.clone();
-    zone_permissions::Entity::delete_by_id(existing.id).exec(&txn).await?;
+    zone_permissions::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         actor,

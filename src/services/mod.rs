@@ -9,9 +9,9 @@ pub mod dns_commit;
 pub mod forwarders;
 pub mod grants;
 pub mod records;
+pub mod users;
 pub mod zone_import;
 pub mod zones;
-pub mod users;
 
 /// Who is acting, for the audit log.
 #[derive(Debug, Clone, Default)]

@@ -97,21 +97,31 @@ pub struct UpdateRecord {
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
 pub fn validate(zone: &zones::Model, input: &RecordInput) -> ApiResult<ValidRecord> {
     if zone.zone_type != "master" {
-        return Err(ApiError::validation("zone_id", "records can be managed only in master zones"));
+        return Err(ApiError::validation(
+            "zone_id",
+            "records can be managed only in master zones",
+        ));
     }
     records::validate(&zone.name, input).map_err(|e| ApiError::validation(e.field, e.message))
 }
 
 fn comment(c: Option<String>) -> ApiResult<Option<String>> {
     match c {
-        Some(c) if c.chars().count() > 500 => Err(ApiError::validation("comment", "comment is at most 500 characters")),
-        Some(c) if c.contains(['\n', '\r']) => Err(ApiError::validation("comment", "comment must be one line")),
+        Some(c) if c.chars().count() > 500 => Err(ApiError::validation(
+            "comment",
+            "comment is at most 500 characters",
+        )),
+        Some(c) if c.contains(['\n', '\r']) => {
+            Err(ApiError::validation("comment", "comment must be one line"))
+        }
         other => Ok(other),
     }
 }
@@ -127,7 +137,12 @@ pub fn same_data(a: &dns_records::Model, b: &ValidRecord) -> bool {
 }
 
 /// A CNAME stands alone at its name; an identical record is refused.
-pub async fn check_conflicts<C: ConnectionTrait>(db: &C, zone_id: i32, rec: &ValidRecord, exclude: Option<i32>) -> ApiResult<()> {
+pub async fn check_conflicts<C: ConnectionTrait>(
+    db: &C,
+    zone_id: i32,
+    rec: &ValidRecord,
+    exclude: Option<i32>,
+) -> ApiResult<()> {
     let mut q = dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone_id))
         .filter(dns_records::Column::Name.eq(rec.name.clone()))
@@ -141,26 +156,40 @@ pub async fn check_conflicts<C: ConnectionTrait>(db: &C, zone_id: i32, rec: &Val
 
 pub fn conflicts_with(others: &[dns_records::Model], rec: &ValidRecord) -> ApiResult<()> {
     if let Some(dup) = others.iter().find(|o| same_data(o, rec)) {
-        return Err(ApiError::conflict("duplicate_record", "an identical record already exists")
-            .with_details(json!({"field": "value", "existing_id": dup.id})));
+        return Err(
+            ApiError::conflict("duplicate_record", "an identical record already exists")
+                .with_details(json!({"field": "value", "existing_id": dup.id})),
+        );
     }
     let is_cname = rec.kind == crate::dns::RecordKind::CNAME;
     if is_cname && !others.is_empty() {
         return Err(ApiError::validation(
             "name",
-            format!("{} already has other records; a CNAME must be the only record at its name", rec.name),
+            format!(
+                "{} already has other records; a CNAME must be the only record at its name",
+                rec.name
+            ),
         ));
     }
     if !is_cname && others.iter().any(|o| o.record_type == "CNAME") {
         return Err(ApiError::validation(
             "name",
-            format!("{} has a CNAME; no other record can share its name", rec.name),
+            format!(
+                "{} has a CNAME; no other record can share its name",
+                rec.name
+            ),
         ));
     }
     Ok(())
 }
 
-pub fn record_event(r: &dns_records::Model, zone: &zones::Model, action: &str, changes: Option<Vec<hdns_actors::events::Change>>, actor: &Actor) -> Event {
+pub fn record_event(
+    r: &dns_records::Model,
+    zone: &zones::Model,
+    action: &str,
+    changes: Option<Vec<hdns_actors::events::Change>>,
+    actor: &Actor,
+) -> Event {
     let t = match action {
         "created" => EventType::RecordCreated,
         "updated" => EventType::RecordUpdated,
@@ -177,7 +206,10 @@ pub fn record_event(r: &dns_records::Model, zone: &zones::Model, action: &str, c
             record_value: hdns_actors::bind::zonedata::rdata(r),
             action: action.into(),
             changes,
-            user_id: actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            user_id: actor
+                .id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "system".into()),
             timestamp: crate::now_iso(),
         },
     )
@@ -189,7 +221,14 @@ fn snapshot(r: &dns_records::Model, zone: &str) -> Value {
 }
 
 /// Inserts a validated record inside the caller's transaction.
-pub async fn insert<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zones::Model, rec: ValidRecord, enabled: bool, comment_text: Option<String>) -> ApiResult<dns_records::Model> {
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    zone: &zones::Model,
+    rec: ValidRecord,
+    enabled: bool,
+    comment_text: Option<String>,
+) -> ApiResult<dns_records::Model> {
     if enabled {
         check_conflicts(db, zone.id, &rec, None).await?;
     }
@@ -238,43 +277,89 @@ fn input_of(r: &CreateRecord) -> RecordInput {
     }
 }
 
-pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, req: CreateRecord) -> ApiResult<(dns_records::Model, zones::Model)> {
+pub async fn create(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    auth: &AuthUser,
+    req: CreateRecord,
+) -> ApiResult<(dns_records::Model, zones::Model)> {
     let zone = grants::require_zone(db, auth, req.zone_id, Level::Write)
         .await
-        .map_err(|e| if e.status == 404 { ApiError::validation("zone_id", "no such zone") } else { e })?;
+        .map_err(|e| {
+            if e.status == 404 {
+                ApiError::validation("zone_id", "no such zone")
+            } else {
+                e
+            }
+        })?;
     let rec = validate(&zone, &input_of(&req))?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
     let zone = fresh_zone(&txn, zone.id).await?;
-    let row = insert(&txn, actor, &zone, rec, req.enabled.unwrap_or(true), req.comment).await?;
+    let row = insert(
+        &txn,
+        actor,
+        &zone,
+        rec,
+        req.enabled.unwrap_or(true),
+        req.comment,
+    )
+    .await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
     dns.publish(record_event(&row, &zone, "created", None, actor));
     Ok((row, zone))
 }
 
 async fn fresh_zone<C: ConnectionTrait>(db: &C, id: i32) -> ApiResult<zones::Model> {
-    zones::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found("Zone"))
+    zones::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Zone"))
 }
 
 /// Loads a record and its zone, checking the caller's level on the zone.
-pub async fn get(db: &DatabaseConnection, auth: &AuthUser, id: i32, need: Level) -> ApiResult<(dns_records::Model, zones::Model)> {
+pub async fn get(
+    db: &DatabaseConnection,
+    auth: &AuthUser,
+    id: i32,
+    need: Level,
+) -> ApiResult<(dns_records::Model, zones::Model)> {
     let rec = dns_records::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found("Record"))?;
     let zone = grants::require_zone(db, auth, rec.zone_id, need)
         .await
-        .map_err(|e| if e.status == 404 { ApiError::not_found("Record") } else { e })?;
+        .map_err(|e| {
+            if e.status == 404 {
+                ApiError::not_found("Record")
+            } else {
+                e
+            }
+        })?;
     Ok((rec, zone))
 }
 
 /// Applies a partial update inside the caller's transaction.
-pub async fn apply_update<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zones::Model, old: dns_records::Model, req: UpdateRecord) -> ApiResult<(dns_records::Model, Vec<hdns_actors::events::Change>)> {
-    let kind_changed = req.record_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case(&old.record_type));
+pub async fn apply_update<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    zone: &zones::Model,
+    old: dns_records::Model,
+    req: UpdateRecord,
+) -> ApiResult<(dns_records::Model, Vec<hdns_actors::events::Change>)> {
+    let kind_changed = req
+        .record_type
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case(&old.record_type));
     let keep = |v: Option<i32>| if kind_changed { None } else { v.map(i64::from) };
     let input = RecordInput {
         name: req.name.clone().unwrap_or_else(|| old.name.clone()),
-        record_type: req.record_type.clone().unwrap_or_else(|| old.record_type.clone()),
+        record_type: req
+            .record_type
+            .clone()
+            .unwrap_or_else(|| old.record_type.clone()),
         value: req.value.clone().unwrap_or_else(|| old.value.clone()),
         ttl: match req.ttl {
             Some(t) => t,
@@ -320,7 +405,14 @@ pub async fn apply_update<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zone
     Ok((new, changes))
 }
 
-pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, id: i32, req: UpdateRecord) -> ApiResult<(dns_records::Model, zones::Model)> {
+pub async fn update(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    auth: &AuthUser,
+    id: i32,
+    req: UpdateRecord,
+) -> ApiResult<(dns_records::Model, zones::Model)> {
     let (_, zone) = get(db, auth, id, Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
@@ -336,7 +428,12 @@ pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &Au
 }
 
 /// Deletes inside the caller's transaction.
-pub async fn remove<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zones::Model, id: i32) -> ApiResult<dns_records::Model> {
+pub async fn remove<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    zone: &zones::Model,
+    id: i32,
+) -> ApiResult<dns_records::Model> {
     let old = dns_records::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -358,7 +455,13 @@ pub async fn remove<C: ConnectionTrait>(db: &C, actor: &Actor, zone: &zones::Mod
     Ok(old)
 }
 
-pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, id: i32) -> ApiResult<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    auth: &AuthUser,
+    id: i32,
+) -> ApiResult<()> {
     let (_, zone) = get(db, auth, id, Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
@@ -410,16 +513,27 @@ impl RecordSort {
     }
 }
 
-pub async fn list(db: &DatabaseConnection, auth: &AuthUser, f: RecordFilter<'_>, sort: RecordSort, order: Order, page: u64, per_page: u64) -> ApiResult<(Vec<RecordView>, u64)> {
+pub async fn list(
+    db: &DatabaseConnection,
+    auth: &AuthUser,
+    f: RecordFilter<'_>,
+    sort: RecordSort,
+    order: Order,
+    page: u64,
+    per_page: u64,
+) -> ApiResult<(Vec<RecordView>, u64)> {
     let mut q = dns_records::Entity::find();
     if let Some(zid) = f.zone_id {
         grants::require_zone(db, auth, zid, Level::Read).await?;
         q = q.filter(dns_records::Column::ZoneId.eq(zid));
     } else if !auth.is_admin() {
-        q = q.filter(dns_records::Column::ZoneId.is_in(grants::granted_zone_ids(db, auth.user.id).await?));
+        q = q.filter(
+            dns_records::Column::ZoneId.is_in(grants::granted_zone_ids(db, auth.user.id).await?),
+        );
     }
     if let Some(t) = f.record_type {
-        let kind = crate::dns::RecordKind::parse(t).ok_or_else(|| ApiError::validation("record_type", "unknown record type"))?;
+        let kind = crate::dns::RecordKind::parse(t)
+            .ok_or_else(|| ApiError::validation("record_type", "unknown record type"))?;
         q = q.filter(dns_records::Column::RecordType.eq(kind.as_str()));
     }
     if let Some(n) = f.name {
@@ -441,14 +555,19 @@ pub async fn list(db: &DatabaseConnection, auth: &AuthUser, f: RecordFilter<'_>,
         .limit(per_page)
         .all(db)
         .await?;
-    let mut zone_names = std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        if !zone_names.contains_key(&r.zone_id) {
-            let name = zones::Entity::find_by_id(r.zone_id).one(db).await?.map(|z| z.name).unwrap_or_default();
-            zone_names.insert(r.zone_id, name);
-        }
-        out.push(RecordView::new(r, &zone_names[&r.zone_id]));
-    }
+    // One query for the names of the zones on this page.
+    let mut zone_ids: Vec<i32> = rows.iter().map(|r| r.zone_id).collect();
+    zone_ids.dedup();
+    let zone_names: std::collections::HashMap<i32, String> = zones::Entity::find()
+        .filter(zones::Column::Id.is_in(zone_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|z| (z.id, z.name))
+        .collect();
+    let out = rows
+        .iter()
+        .map(|r| RecordView::new(r, zone_names.get(&r.zone_id).map_or("", String::as_str)))
+        .collect();
     Ok((out, total))
 }

@@ -80,11 +80,17 @@ pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<P
         return Err(ApiError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the zone file is {} bytes; at most {max_bytes} are accepted", text.len()),
+            format!(
+                "the zone file is {} bytes; at most {max_bytes} are accepted",
+                text.len()
+            ),
         ));
     }
     if zone.zone_type != "master" {
-        return Err(ApiError::validation("zone_type", "only master zones can be imported into"));
+        return Err(ApiError::validation(
+            "zone_type",
+            "only master zones can be imported into",
+        ));
     }
     let parsed = masterfile::parse(text, &zone.name).map_err(|e| invalid(vec![e.to_string()]))?;
     let mut errors = Vec::new();
@@ -94,14 +100,25 @@ pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<P
     for p in &parsed.records {
         match records::validate(zone, &p.input) {
             Ok(r) => {
-                if seen.insert((r.name.clone(), r.kind, r.value.to_ascii_lowercase(), r.priority, r.weight, r.port)) {
+                if seen.insert((
+                    r.name.clone(),
+                    r.kind,
+                    r.value.to_ascii_lowercase(),
+                    r.priority,
+                    r.weight,
+                    r.port,
+                )) {
                     out.push(r);
                 } else {
                     duplicates += 1;
                 }
             }
             Err(e) => {
-                let field = e.details.get("field").and_then(|f| f.as_str()).unwrap_or("record");
+                let field = e
+                    .details
+                    .get("field")
+                    .and_then(|f| f.as_str())
+                    .unwrap_or("record");
                 errors.push(format!("line {}: {field}: {}", p.line, e.message));
                 if errors.len() >= MAX_REPORTED {
                     break;
@@ -174,10 +191,17 @@ pub async fn import(
     progress: Option<&dyn Fn(usize)>,
 ) -> ApiResult<ImportResult> {
     let started = Instant::now();
-    let name = zones::Entity::find_by_id(zone_id).one(db).await?.ok_or_else(|| ApiError::not_found("Zone"))?.name;
+    let name = zones::Entity::find_by_id(zone_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Zone"))?
+        .name;
     let _lock = dns.files.lock_zone(&name).await;
     let txn = crate::db::write_txn(db).await?;
-    let zone = zones::Entity::find_by_id(zone_id).one(&txn).await?.ok_or_else(|| ApiError::not_found("Zone"))?;
+    let zone = zones::Entity::find_by_id(zone_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Zone"))?;
     let existing = dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone.id))
         .all(&txn)
@@ -195,7 +219,10 @@ pub async fn import(
             if let Some(soa) = &prepared.soa {
                 apply_soa(&mut am, &zone, soa);
             }
-            let ttl = prepared.default_ttl.map(|t| t.clamp(0, i32::MAX as i64) as i32).unwrap_or(zone.default_ttl);
+            let ttl = prepared
+                .default_ttl
+                .map(|t| t.clamp(0, i32::MAX as i64) as i32)
+                .unwrap_or(zone.default_ttl);
             am.default_ttl = Set(ttl);
             (prepared.records, res.rows_affected, ttl)
         }
@@ -236,7 +263,9 @@ pub async fn import(
             break;
         }
         done += chunk.len();
-        dns_records::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
+        dns_records::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
         if let Some(p) = progress {
             p(done);
         }
@@ -249,13 +278,17 @@ pub async fn import(
             resource_type: "zone",
             resource_id: Some(zone.id.to_string()),
             before: Some(json!({"records": old_count})),
-            after: Some(json!({"mode": mode, "created": created, "deleted": deleted, "skipped": skipped})),
+            after: Some(
+                json!({"mode": mode, "created": created, "deleted": deleted, "skipped": skipped}),
+            ),
         },
     )
     .await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
     let new_count = old_count - deleted + created as u64;
-    dns.publish(zone_svc::zone_event_for_records(&zone, old_count, new_count, actor));
+    dns.publish(zone_svc::zone_event_for_records(
+        &zone, old_count, new_count, actor,
+    ));
     Ok(ImportResult {
         zone_id: zone.id,
         zone_name: zone.name.clone(),
@@ -287,7 +320,13 @@ pub struct ValidateResult {
 }
 
 /// Checks the zone as it is, or a candidate file, with our validation and `named-checkzone`.
-pub async fn validate(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model, req: ValidateRequest, max_bytes: usize) -> ApiResult<ValidateResult> {
+pub async fn validate(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    zone: &zones::Model,
+    req: ValidateRequest,
+    max_bytes: usize,
+) -> ApiResult<ValidateResult> {
     let mut result = ValidateResult {
         valid: true,
         zone_id: zone.id,
@@ -296,7 +335,9 @@ pub async fn validate(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model, r
         errors: Vec::new(),
     };
     if zone.zone_type != "master" {
-        result.errors.push("only master zones have a zone file".into());
+        result
+            .errors
+            .push("only master zones have a zone file".into());
         result.valid = false;
         return Ok(result);
     }
@@ -307,11 +348,16 @@ pub async fn validate(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model, r
                 .all(db)
                 .await?
         }
-        Some(text) => match prepare(zone, &text, max_bytes).and_then(|p| check_cnames(&[], &p.records).map(|_| p)) {
+        Some(text) => match prepare(zone, &text, max_bytes)
+            .and_then(|p| check_cnames(&[], &p.records).map(|_| p))
+        {
             Err(e) => {
                 result.valid = false;
                 result.errors = match e.details.get("errors").and_then(|v| v.as_array()) {
-                    Some(list) => list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                    Some(list) => list
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
                     None => vec![e.message],
                 };
                 return Ok(result);

@@ -65,9 +65,14 @@ fn acl(field: &'static str, list: &[String]) -> ApiResult<Value> {
     let mut out = Vec::new();
     for item in list {
         let t = item.trim();
-        let ok = matches!(t, "any" | "none") || t.parse::<IpAddr>().is_ok() || t.parse::<ipnet::IpNet>().is_ok();
+        let ok = matches!(t, "any" | "none")
+            || t.parse::<IpAddr>().is_ok()
+            || t.parse::<ipnet::IpNet>().is_ok();
         if !ok {
-            return Err(ApiError::validation(field, format!("`{t}` is not an address, a prefix, `any` or `none`")));
+            return Err(ApiError::validation(
+                field,
+                format!("`{t}` is not an address, a prefix, `any` or `none`"),
+            ));
         }
         out.push(Value::String(t.to_string()));
     }
@@ -216,26 +221,42 @@ fn seconds(field: &'static str, v: Option<i64>, default: i32, min: i64) -> ApiRe
     match v {
         None => Ok(default),
         Some(n) if (min..=crate::dns::records::MAX_TTL).contains(&n) => Ok(n as i32),
-        Some(_) => Err(ApiError::validation(field, format!("{field} must be {min} to {}", crate::dns::records::MAX_TTL))),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("{field} must be {min} to {}", crate::dns::records::MAX_TTL),
+        )),
     }
 }
 
 fn policy(v: Option<&str>) -> ApiResult<String> {
     match v.unwrap_or("first") {
         p @ ("first" | "only") => Ok(p.into()),
-        _ => Err(ApiError::validation("forward_policy", "forward_policy must be `first` or `only`")),
+        _ => Err(ApiError::validation(
+            "forward_policy",
+            "forward_policy must be `first` or `only`",
+        )),
     }
 }
 
 fn email(v: &str) -> ApiResult<String> {
     let v = v.trim();
-    let (local, domain) = v
-        .split_once('@')
-        .ok_or_else(|| ApiError::validation("soa_admin_email", "soa_admin_email must be an email address"))?;
-    if local.is_empty() || local.contains(char::is_whitespace) || local.contains(['"', '\\', ';', '(', ')']) {
-        return Err(ApiError::validation("soa_admin_email", "invalid local part"));
+    let (local, domain) = v.split_once('@').ok_or_else(|| {
+        ApiError::validation(
+            "soa_admin_email",
+            "soa_admin_email must be an email address",
+        )
+    })?;
+    if local.is_empty()
+        || local.contains(char::is_whitespace)
+        || local.contains(['"', '\\', ';', '(', ')'])
+    {
+        return Err(ApiError::validation(
+            "soa_admin_email",
+            "invalid local part",
+        ));
     }
-    let domain = names::zone_name(domain).map_err(|m| ApiError::validation("soa_admin_email", m))?;
+    let domain =
+        names::zone_name(domain).map_err(|m| ApiError::validation("soa_admin_email", m))?;
     Ok(format!("{local}@{domain}"))
 }
 
@@ -245,7 +266,10 @@ fn primary_ns(v: &str) -> ApiResult<String> {
 
 fn description(v: Option<String>) -> ApiResult<Option<String>> {
     match v {
-        Some(d) if d.chars().count() > 500 => Err(ApiError::validation("description", "description is at most 500 characters")),
+        Some(d) if d.chars().count() > 500 => Err(ApiError::validation(
+            "description",
+            "description is at most 500 characters",
+        )),
         other => Ok(other),
     }
 }
@@ -255,14 +279,28 @@ fn check_type_fields(zone_type: &str, primaries: &Value, forwarders: &Value) -> 
     let empty = |v: &Value| v.as_array().is_none_or(|a| a.is_empty());
     match zone_type {
         "master" => Ok(()),
-        "slave" if empty(primaries) => Err(ApiError::validation("primaries", "a slave zone needs at least one primary")),
-        "forward" if empty(forwarders) => Err(ApiError::validation("forwarders", "a forward zone needs at least one forwarder")),
+        "slave" if empty(primaries) => Err(ApiError::validation(
+            "primaries",
+            "a slave zone needs at least one primary",
+        )),
+        "forward" if empty(forwarders) => Err(ApiError::validation(
+            "forwarders",
+            "a forward zone needs at least one forwarder",
+        )),
         "slave" | "forward" => Ok(()),
-        _ => Err(ApiError::validation("zone_type", "zone_type must be `master`, `slave` or `forward`")),
+        _ => Err(ApiError::validation(
+            "zone_type",
+            "zone_type must be `master`, `slave` or `forward`",
+        )),
     }
 }
 
-fn zone_event(z: &zones::Model, action: &str, changes: Option<Vec<Change>>, actor: &Actor) -> Event {
+fn zone_event(
+    z: &zones::Model,
+    action: &str,
+    changes: Option<Vec<Change>>,
+    actor: &Actor,
+) -> Event {
     let t = match action {
         "created" => EventType::ZoneCreated,
         "updated" => EventType::ZoneUpdated,
@@ -276,7 +314,10 @@ fn zone_event(z: &zones::Model, action: &str, changes: Option<Vec<Change>>, acto
             zone_type: z.zone_type.clone(),
             action: action.into(),
             changes,
-            user_id: actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            user_id: actor
+                .id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "system".into()),
             timestamp: crate::now_iso(),
         },
     )
@@ -287,7 +328,12 @@ pub fn snapshot(z: &zones::Model) -> Value {
     serde_json::to_value(ZoneView::new(z, 0)).unwrap_or(Value::Null)
 }
 
-pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: CreateZone) -> ApiResult<zones::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    req: CreateZone,
+) -> ApiResult<zones::Model> {
     let name = names::zone_name(&req.name).map_err(|m| ApiError::validation("name", m))?;
     let primaries = servers("primaries", &req.primaries)?;
     let forwarders = servers("forwarders", &req.forwarders)?;
@@ -296,7 +342,9 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Crea
     let model = zones::ActiveModel {
         name: Set(name.clone()),
         zone_type: Set(req.zone_type.clone()),
-        soa_primary_ns: Set(primary_ns(req.soa_primary_ns.as_deref().unwrap_or("localhost."))?),
+        soa_primary_ns: Set(primary_ns(
+            req.soa_primary_ns.as_deref().unwrap_or("localhost."),
+        )?),
         soa_admin_email: Set(match &req.soa_admin_email {
             Some(e) => email(e)?,
             None => format!("hostmaster@{name}"),
@@ -328,8 +376,11 @@ pub async fn create(db: &DatabaseConnection, dns: &Dns, actor: &Actor, req: Crea
         .is_some()
         || super::forwarders::domain_taken(&txn, &name).await?;
     if taken {
-        return Err(ApiError::conflict("zone_exists", format!("{name} is already a zone or a forwarded domain"))
-            .with_details(json!({"field": "name"})));
+        return Err(ApiError::conflict(
+            "zone_exists",
+            format!("{name} is already a zone or a forwarded domain"),
+        )
+        .with_details(json!({"field": "name"})));
     }
     let zone = model.insert(&txn).await?;
     if zone.zone_type == "master" {
@@ -434,7 +485,14 @@ pub async fn list(
     Ok((out, total))
 }
 
-pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &AuthUser, id: i32, req: UpdateZone) -> ApiResult<zones::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Actor,
+    auth: &AuthUser,
+    id: i32,
+    req: UpdateZone,
+) -> ApiResult<zones::Model> {
     let zone = grants::require_zone(db, auth, id, grants::Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
@@ -488,9 +546,22 @@ pub async fn update(db: &DatabaseConnection, dns: &Dns, actor: &Actor, auth: &Au
     am.updated_at = Set(Utc::now());
     let new = am.update(&txn).await?;
     check_type_fields(&new.zone_type, &new.primaries, &new.forwarders)?;
-    let changes = diff(&snapshot(&old), &snapshot(&new), &["updated_at", "serial", "record_count"]);
-    let stanza_fields = ["primaries", "forwarders", "forward_policy", "allow_transfer", "also_notify", "enabled"];
-    let reconfig = changes.iter().any(|c| stanza_fields.contains(&c.field.as_str()));
+    let changes = diff(
+        &snapshot(&old),
+        &snapshot(&new),
+        &["updated_at", "serial", "record_count"],
+    );
+    let stanza_fields = [
+        "primaries",
+        "forwarders",
+        "forward_policy",
+        "allow_transfer",
+        "also_notify",
+        "enabled",
+    ];
+    let reconfig = changes
+        .iter()
+        .any(|c| stanza_fields.contains(&c.field.as_str()));
     audit::record(
         &txn,
         actor,
@@ -539,7 +610,12 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
         },
     )
     .await?;
-    dns.commit_config(txn, &format!("deleting zone {}", zone.name), vec![zone.name.clone()]).await?;
+    dns.commit_config(
+        txn,
+        &format!("deleting zone {}", zone.name),
+        vec![zone.name.clone()],
+    )
+    .await?;
     dns.files.remove_zone_file(&zone.name).await;
     dns.publish(zone_event(&zone, "deleted", None, actor));
     Ok(())
@@ -548,7 +624,10 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
 /// The zone as an RFC 1035 master file, exactly as BIND serves it.
 pub async fn export(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model) -> ApiResult<String> {
     if zone.zone_type != "master" {
-        return Err(ApiError::validation("zone_type", "only master zones have a zone file to export"));
+        return Err(ApiError::validation(
+            "zone_type",
+            "only master zones have a zone file to export",
+        ));
     }
     let records = dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone.id))
@@ -556,10 +635,17 @@ pub async fn export(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model) -> 
         .order_by_asc(dns_records::Column::Id)
         .all(db)
         .await?;
-    dns.files.render_zone_text(zone, &records).map_err(ApiError::internal)
+    dns.files
+        .render_zone_text(zone, &records)
+        .map_err(ApiError::internal)
 }
 
-pub fn zone_event_for_records(z: &zones::Model, old_count: u64, new_count: u64, actor: &Actor) -> Event {
+pub fn zone_event_for_records(
+    z: &zones::Model,
+    old_count: u64,
+    new_count: u64,
+    actor: &Actor,
+) -> Event {
     zone_event(
         z,
         "updated",

@@ -219,3 +219,90 @@ fn startup_failures_exit_with_one_clear_line() {
     assert!(t.contains("cannot connect to database"), "{t}");
     assert!(!t.contains("pw-never-shown"));
 }
+
+#[tokio::test]
+async fn zone_import_export_and_bind_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let env = [
+        ("HDNS_DATA_DIR", data),
+        ("HDNS_BIND_MODE", "disabled"),
+        ("HDNS_MAX_ZONE_FILE_BYTES", "4096"),
+    ];
+    let file = dir.path().join("cli.test.zone");
+    std::fs::write(
+        &file,
+        "$ORIGIN cli.test.\n$TTL 300\n@ IN SOA ns1 hostmaster ( 7 3600 600 86400 60 )\n  IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A 192.0.2.80 ; web\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+
+    let out = run(&["zone", "import", f, "--zone", "cli.test"], &env, None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("Zone not found"), "{}", text(&out));
+    let out = run(
+        &[
+            "zone", "import", f, "--zone", "cli.test", "--create", "--mode", "replace",
+        ],
+        &env,
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("imported cli.test: 3 created"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&["zone", "export", "cli.test"], &env, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let exported = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(exported.contains("www  IN A 192.0.2.80"), "{exported}");
+    assert!(
+        exported.contains("ns1.cli.test. hostmaster.cli.test."),
+        "{exported}"
+    );
+    if bind::which("named-checkzone").is_some() {
+        bind::checkzone("cli.test", &exported).expect("export passes named-checkzone");
+    }
+
+    let zone_file = std::path::Path::new(data).join("bind/zones/cli.test.db");
+    std::fs::remove_file(&zone_file).unwrap();
+    let out = run(&["bind", "sync"], &env, None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("rendered 1 zone file(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(std::fs::read_to_string(&zone_file)
+        .unwrap()
+        .contains("192.0.2.80"));
+    let conf = std::fs::read_to_string(std::path::Path::new(data).join("bind/zones.conf")).unwrap();
+    assert!(conf.contains("zone \"cli.test\""), "{conf}");
+
+    // Refusals are one clear message and change nothing.
+    std::fs::write(&file, "$INCLUDE other.zone\n").unwrap();
+    let out = run(&["zone", "import", f, "--zone", "cli.test"], &env, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("line 1: $INCLUDE is not supported"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&file, "x IN TXT \"y\"\n".repeat(500)).unwrap();
+    let out = run(&["zone", "import", f, "--zone", "cli.test"], &env, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("at most 4096 are accepted"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["zone", "export", "cli.test"], &env, None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        exported,
+        "nothing changed"
+    );
+}

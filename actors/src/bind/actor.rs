@@ -165,7 +165,13 @@ impl BindActor {
     fn schedule_restart(&mut self, ctx: &mut Context<Self>, reason: String) {
         let delay = self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        self.health_alert("critical", format!("named stopped ({reason}); restarting in {} ms", delay.as_millis()));
+        self.health_alert(
+            "critical",
+            format!(
+                "named stopped ({reason}); restarting in {} ms",
+                delay.as_millis()
+            ),
+        );
         ctx.run_later(delay, |act, ctx| {
             if !act.stopping {
                 act.set_status(|s| s.restarts += 1);
@@ -187,11 +193,19 @@ impl BindActor {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending_zones.is_empty() && !self.pending_reconfig && self.pending_flush.is_empty() && self.waiters.is_empty() {
+        if self.pending_zones.is_empty()
+            && !self.pending_reconfig
+            && self.pending_flush.is_empty()
+            && self.waiters.is_empty()
+        {
             return;
         }
-        let flush: Vec<String> = std::mem::take(&mut self.pending_flush).into_iter().collect();
-        let zones: Vec<String> = std::mem::take(&mut self.pending_zones).into_iter().collect();
+        let flush: Vec<String> = std::mem::take(&mut self.pending_flush)
+            .into_iter()
+            .collect();
+        let zones: Vec<String> = std::mem::take(&mut self.pending_zones)
+            .into_iter()
+            .collect();
         let reconfig = std::mem::replace(&mut self.pending_reconfig, false);
         let waiters = std::mem::take(&mut self.waiters);
         if self.settings.mode == BindMode::Disabled {
@@ -260,11 +274,18 @@ pub async fn rndc(settings: &BindSettings, args: &[&str]) -> Result<String, Stri
     if let Some(conf) = settings.rndc_conf_path() {
         cmd.arg("-c").arg(conf);
     }
-    let out = tokio::time::timeout(Duration::from_secs(10), cmd.args(args).stdin(Stdio::null()).output())
-        .await
-        .map_err(|_| format!("rndc {} timed out", args.join(" ")))?
-        .map_err(|e| format!("cannot run rndc: {e}"))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        cmd.args(args).stdin(Stdio::null()).output(),
+    )
+    .await
+    .map_err(|_| format!("rndc {} timed out", args.join(" ")))?
+    .map_err(|e| format!("cannot run rndc: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if out.status.success() {
         Ok(text.trim().to_string())
     } else {
@@ -332,7 +353,10 @@ impl Handler<NamedExited> for BindActor {
         }
         tracing::warn!(status = %msg.0, "named exited");
         // A named that stayed up a while gets a fresh back-off.
-        if self.started_at.is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
+        if self
+            .started_at
+            .is_some_and(|t| t.elapsed() > Duration::from_secs(60))
+        {
             self.backoff = Duration::from_millis(250);
         }
         self.schedule_restart(ctx, msg.0);

@@ -53,7 +53,12 @@ impl BindPaths {
     }
 
     pub fn create_dirs(&self) -> std::io::Result<()> {
-        for d in [self.dir.clone(), self.zones_dir(), self.secondary_dir(), self.logs_dir()] {
+        for d in [
+            self.dir.clone(),
+            self.zones_dir(),
+            self.secondary_dir(),
+            self.logs_dir(),
+        ] {
             std::fs::create_dir_all(d)?;
         }
         Ok(())
@@ -71,10 +76,17 @@ pub struct Staged {
 
 impl Staged {
     pub async fn write(target: PathBuf, content: &str) -> std::io::Result<Self> {
-        let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file");
         let temp = target.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
         tokio::fs::write(&temp, content).await?;
-        Ok(Self { temp, target, installed: false })
+        Ok(Self {
+            temp,
+            target,
+            installed: false,
+        })
     }
 
     /// Renames into place: readers see the old file or the new, never half of one.
@@ -117,7 +129,11 @@ impl Tools {
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"].iter().map(PathBuf::from))
+        .chain(
+            ["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"]
+                .iter()
+                .map(PathBuf::from),
+        )
         .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
@@ -153,9 +169,18 @@ fn clean_checker_output(text: &str) -> String {
 
 pub async fn check_zone(tools: &Tools, zone: &str, file: &Path) -> Result<(), String> {
     match &tools.checkzone {
-        Some(bin) => run_check(bin, &["-k", "fail", "-i", "local", zone, &file.to_string_lossy()])
-            .await
-            .map_err(|e| if e.is_empty() { format!("zone {zone} failed named-checkzone") } else { e }),
+        Some(bin) => run_check(
+            bin,
+            &["-k", "fail", "-i", "local", zone, &file.to_string_lossy()],
+        )
+        .await
+        .map_err(|e| {
+            if e.is_empty() {
+                format!("zone {zone} failed named-checkzone")
+            } else {
+                e
+            }
+        }),
         None => Ok(()),
     }
 }

@@ -5,10 +5,22 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("config/named.conf.tera", include_str!("../../../templates/config/named.conf.tera")),
-    ("config/zones.conf.tera", include_str!("../../../templates/config/zones.conf.tera")),
-    ("zones/master.zone.tera", include_str!("../../../templates/zones/master.zone.tera")),
-    ("zones/reverse.zone.tera", include_str!("../../../templates/zones/reverse.zone.tera")),
+    (
+        "config/named.conf.tera",
+        include_str!("../../../templates/config/named.conf.tera"),
+    ),
+    (
+        "config/zones.conf.tera",
+        include_str!("../../../templates/config/zones.conf.tera"),
+    ),
+    (
+        "zones/master.zone.tera",
+        include_str!("../../../templates/zones/master.zone.tera"),
+    ),
+    (
+        "zones/reverse.zone.tera",
+        include_str!("../../../templates/zones/reverse.zone.tera"),
+    ),
 ];
 
 pub struct Renderer {
@@ -83,7 +95,8 @@ pub struct RecordLine {
 impl Renderer {
     pub fn new() -> Result<Self, String> {
         let mut tera = Tera::default();
-        tera.add_raw_templates(TEMPLATES.to_vec()).map_err(|e| format!("template error: {e}"))?;
+        tera.add_raw_templates(TEMPLATES.to_vec())
+            .map_err(|e| format!("template error: {e}"))?;
         tera.autoescape_on(vec![]);
         Ok(Self { tera })
     }
@@ -105,7 +118,11 @@ impl Renderer {
         self.render("config/named.conf.tera", &ctx)
     }
 
-    pub fn zones_conf(&self, zones: &[ZoneStanza], forwarders: &[ForwarderStanza]) -> Result<String, String> {
+    pub fn zones_conf(
+        &self,
+        zones: &[ZoneStanza],
+        forwarders: &[ForwarderStanza],
+    ) -> Result<String, String> {
         let mut ctx = Context::new();
         ctx.insert("zones", zones);
         ctx.insert("conditional_forwarders", forwarders);
@@ -155,7 +172,12 @@ mod tests {
         let text = r
             .zone_file(
                 &header("example.com"),
-                &[RecordLine { name: "www".into(), ttl: "300".into(), rtype: "A".into(), rdata: "192.0.2.1".into() }],
+                &[RecordLine {
+                    name: "www".into(),
+                    ttl: "300".into(),
+                    rtype: "A".into(),
+                    rdata: "192.0.2.1".into(),
+                }],
             )
             .unwrap();
         assert!(text.contains("$ORIGIN example.com."));
@@ -178,7 +200,9 @@ mod tests {
             allow_transfer: vec!["none".into()],
             also_notify: vec![],
         };
-        let text = r.zones_conf(&[z("master"), z("slave"), z("forward")], &[]).unwrap();
+        let text = r
+            .zones_conf(&[z("master"), z("slave"), z("forward")], &[])
+            .unwrap();
         assert!(text.contains("zone \"master.test\" {\n    type primary;"));
         assert!(text.contains("primaries { 192.0.2.53; };"));
         assert!(text.contains("forwarders { 192.0.2.54 port 5300; };"));

@@ -45,13 +45,17 @@ pub struct BindFiles {
 
 impl BindFiles {
     pub fn new(settings: Arc<BindSettings>) -> Result<Self, String> {
-        settings
-            .paths
-            .create_dirs()
-            .map_err(|e| format!("cannot create BIND directory {}: {e}", settings.paths.dir.display()))?;
+        settings.paths.create_dirs().map_err(|e| {
+            format!(
+                "cannot create BIND directory {}: {e}",
+                settings.paths.dir.display()
+            )
+        })?;
         // External mode uses the system named's key; the others render our own.
         if settings.mode != BindMode::External {
-            settings.ensure_rndc_key().map_err(|e| format!("cannot write the rndc key: {e}"))?;
+            settings
+                .ensure_rndc_key()
+                .map_err(|e| format!("cannot write the rndc key: {e}"))?;
         }
         Ok(Self {
             settings,
@@ -74,12 +78,26 @@ impl BindFiles {
 
     /// Renders one master zone's file and checks it. `None` for zone types
     /// that have no master file of ours.
-    pub fn render_zone_text(&self, zone: &zones::Model, records: &[dns_records::Model]) -> Result<String, BindError> {
-        let lines: Vec<_> = records.iter().filter(|r| r.enabled).map(zonedata::line).collect();
-        self.renderer.zone_file(&zonedata::header(zone), &lines).map_err(BindError::Internal)
+    pub fn render_zone_text(
+        &self,
+        zone: &zones::Model,
+        records: &[dns_records::Model],
+    ) -> Result<String, BindError> {
+        let lines: Vec<_> = records
+            .iter()
+            .filter(|r| r.enabled)
+            .map(zonedata::line)
+            .collect();
+        self.renderer
+            .zone_file(&zonedata::header(zone), &lines)
+            .map_err(BindError::Internal)
     }
 
-    pub async fn stage_zone(&self, zone: &zones::Model, records: &[dns_records::Model]) -> Result<Option<Staged>, BindError> {
+    pub async fn stage_zone(
+        &self,
+        zone: &zones::Model,
+        records: &[dns_records::Model],
+    ) -> Result<Option<Staged>, BindError> {
         if zone.zone_type != "master" {
             return Ok(None);
         }
@@ -92,7 +110,11 @@ impl BindFiles {
     }
 
     /// Loads a zone's records and stages its file.
-    pub async fn stage_zone_from_db<C: ConnectionTrait>(&self, db: &C, zone: &zones::Model) -> Result<Option<Staged>, BindError> {
+    pub async fn stage_zone_from_db<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        zone: &zones::Model,
+    ) -> Result<Option<Staged>, BindError> {
         let records = dns_records::Entity::find()
             .filter(dns_records::Column::ZoneId.eq(zone.id))
             .order_by_asc(dns_records::Column::Name)
@@ -138,29 +160,48 @@ impl BindFiles {
             .iter()
             .flat_map(|f| {
                 let servers = servers(&f.servers);
-                strings(&f.domains).into_iter().map(move |d| ForwarderStanza {
-                    label: f.name.replace(['"', '\\'], ""),
-                    domain: d,
-                    policy: f.policy.clone(),
-                    servers: servers.clone(),
-                })
+                strings(&f.domains)
+                    .into_iter()
+                    .map(move |d| ForwarderStanza {
+                        label: f.name.replace(['"', '\\'], ""),
+                        domain: d,
+                        policy: f.policy.clone(),
+                        servers: servers.clone(),
+                    })
             })
             .collect();
-        let zones_text = self.renderer.zones_conf(&stanzas, &fstanzas).map_err(BindError::Internal)?;
+        let zones_text = self
+            .renderer
+            .zones_conf(&stanzas, &fstanzas)
+            .map_err(BindError::Internal)?;
         let zones_staged = Staged::write(paths.zones_conf(), &zones_text).await?;
 
         let mut staged = Vec::new();
         if self.settings.mode == BindMode::External {
-            files::check_conf(&self.settings.tools, &zones_staged.temp).await.map_err(BindError::Check)?;
+            files::check_conf(&self.settings.tools, &zones_staged.temp)
+                .await
+                .map_err(BindError::Check)?;
         } else {
             // Check a named.conf that includes the staged zone statements, then
             // stage the real one that includes the final path.
             let mut conf = self.settings.named_conf();
             conf.zones_conf = zones_staged.temp.to_string_lossy().into_owned();
-            let probe = Staged::write(paths.named_conf(), &self.renderer.named_conf(&conf).map_err(BindError::Internal)?).await?;
-            files::check_conf(&self.settings.tools, &probe.temp).await.map_err(BindError::Check)?;
+            let probe = Staged::write(
+                paths.named_conf(),
+                &self
+                    .renderer
+                    .named_conf(&conf)
+                    .map_err(BindError::Internal)?,
+            )
+            .await?;
+            files::check_conf(&self.settings.tools, &probe.temp)
+                .await
+                .map_err(BindError::Check)?;
             drop(probe);
-            let real = self.renderer.named_conf(&self.settings.named_conf()).map_err(BindError::Internal)?;
+            let real = self
+                .renderer
+                .named_conf(&self.settings.named_conf())
+                .map_err(BindError::Internal)?;
             staged.push(Staged::write(paths.named_conf(), &real).await?);
         }
         staged.insert(0, zones_staged);
@@ -170,7 +211,10 @@ impl BindFiles {
     /// Re-renders everything from the database (start-up, `hybrid-dns bind sync`).
     pub async fn sync_all<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<String>, BindError> {
         let _conf = self.lock_conf().await;
-        let zones = zones::Entity::find().filter(zones::Column::Enabled.eq(true)).all(db).await?;
+        let zones = zones::Entity::find()
+            .filter(zones::Column::Enabled.eq(true))
+            .all(db)
+            .await?;
         let mut names = Vec::new();
         for z in &zones {
             let _z = self.lock_zone(&z.name).await;
@@ -194,7 +238,11 @@ impl BindFiles {
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -9,7 +9,11 @@ use super::render::{RecordLine, ZoneHeader};
 /// `host\.master.example.com.` (dots in the local part are escaped).
 pub fn rname(email: &str) -> String {
     match email.split_once('@') {
-        Some((local, domain)) => format!("{}.{}.", local.replace('.', "\\."), domain.trim_end_matches('.')),
+        Some((local, domain)) => format!(
+            "{}.{}.",
+            local.replace('.', "\\."),
+            domain.trim_end_matches('.')
+        ),
         None => format!("{}.", email.trim_end_matches('.')),
     }
 }
@@ -67,7 +71,13 @@ pub fn rdata(r: &dns_records::Model) -> String {
     let p = |v: Option<i32>| v.unwrap_or(0);
     match r.record_type.as_str() {
         "MX" => format!("{} {}", p(r.priority), r.value),
-        "SRV" => format!("{} {} {} {}", p(r.priority), p(r.weight), p(r.port), r.value),
+        "SRV" => format!(
+            "{} {} {} {}",
+            p(r.priority),
+            p(r.weight),
+            p(r.port),
+            r.value
+        ),
         "TXT" => quote_txt(&r.value),
         _ => r.value.clone(),
     }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 /// Whether BIND's programs are here. Under `CI=true` they must be; elsewhere
 /// the suite is skipped with one line.
 pub fn available(test: &str) -> bool {
-    let found = ["named", "dig", "named-checkzone", "rndc"].iter().all(|p| which(p).is_some());
+    let found = ["named", "dig", "named-checkzone", "rndc"]
+        .iter()
+        .all(|p| which(p).is_some());
     if !found {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("BIND (named, rndc, dig, named-checkzone) is required under CI=true");
@@ -19,10 +21,17 @@ pub fn available(test: &str) -> bool {
 }
 
 pub fn which(p: &str) -> Option<std::path::PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(p))
-        .find(|p| p.is_file())
+    [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(p))
+    .find(|p| p.is_file())
 }
 
 /// What `dig` saw: the status (`NOERROR`, `NXDOMAIN`, ...) and the answers'
@@ -35,7 +44,18 @@ pub struct Answer {
 
 pub fn dig(port: u16, name: &str, rtype: &str) -> Answer {
     let out = Command::new(which("dig").expect("dig"))
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=1", "+tries=2", "+noall", "+comments", "+answer", name, rtype])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+time=1",
+            "+tries=2",
+            "+noall",
+            "+comments",
+            "+answer",
+            name,
+            rtype,
+        ])
         .output()
         .expect("run dig");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -57,7 +77,13 @@ pub fn dig(port: u16, name: &str, rtype: &str) -> Answer {
 }
 
 /// Polls `dig` until `ok` holds (BIND reloads asynchronously after restarts).
-pub async fn wait_for(port: u16, name: &str, rtype: &str, timeout: Duration, ok: impl Fn(&Answer) -> bool) -> Answer {
+pub async fn wait_for(
+    port: u16,
+    name: &str,
+    rtype: &str,
+    timeout: Duration,
+    ok: impl Fn(&Answer) -> bool,
+) -> Answer {
     let deadline = Instant::now() + timeout;
     loop {
         let a = dig(port, name, rtype);
@@ -73,13 +99,26 @@ pub async fn wait_answering(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let out = Command::new(which("dig").expect("dig"))
-            .args(["@127.0.0.1", "-p", &port.to_string(), "+time=1", "+tries=1", "-c", "CH", "version.bind", "TXT"])
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "+time=1",
+                "+tries=1",
+                "-c",
+                "CH",
+                "version.bind",
+                "TXT",
+            ])
             .output()
             .expect("run dig");
         if String::from_utf8_lossy(&out.stdout).contains("status: ") {
             return;
         }
-        assert!(Instant::now() < deadline, "named on port {port} never answered");
+        assert!(
+            Instant::now() < deadline,
+            "named on port {port} never answered"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -104,7 +143,9 @@ impl AuthorityNamed {
         );
         for (name, text) in zones {
             std::fs::write(dir.path().join(format!("{name}.db")), text).unwrap();
-            conf.push_str(&format!("zone \"{name}\" {{ type primary; file \"{d}/{name}.db\"; }};\n"));
+            conf.push_str(&format!(
+                "zone \"{name}\" {{ type primary; file \"{d}/{name}.db\"; }};\n"
+            ));
         }
         let conf_path = dir.path().join("named.conf");
         std::fs::write(&conf_path, conf).unwrap();
@@ -115,7 +156,11 @@ impl AuthorityNamed {
             .stderr(std::fs::File::create(dir.path().join("named.log")).unwrap())
             .spawn()
             .expect("start the authority named");
-        let s = Self { port, child, _dir: dir };
+        let s = Self {
+            port,
+            child,
+            _dir: dir,
+        };
         wait_answering(port).await;
         s
     }

@@ -198,7 +198,10 @@ impl TestServer {
                 .unwrap(),
             child,
             pg,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.wait_ready().await;
         server
