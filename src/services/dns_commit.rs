@@ -9,7 +9,9 @@ use std::sync::Arc;
 use actix::Addr;
 use chrono::{Datelike, Utc};
 use hdns_actors::bind::actor::SharedStatus;
-use hdns_actors::bind::sync::{BindError, BindFiles};
+use std::time::{Duration, Instant};
+
+use hdns_actors::bind::sync::{BindError, BindFiles, StageTimings};
 use hdns_actors::bind::{BindActor, Reload, Staged};
 use hdns_actors::bus::EventBus;
 use hdns_actors::events::{now_iso, Event, EventType};
@@ -17,6 +19,15 @@ use hdns_entities::zones;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set};
 
 use crate::error::{ApiError, ApiResult};
+
+/// Where committing a zone change spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitTimings {
+    pub stage: StageTimings,
+    pub commit: Duration,
+    /// Atomic renames plus waiting for `rndc reload` to finish.
+    pub install_reload: Duration,
+}
 
 /// What services need to publish DNS changes. Cheap to clone.
 #[derive(Clone)]
@@ -103,6 +114,19 @@ impl Dns {
         zone: zones::Model,
         reconfig: bool,
     ) -> ApiResult<zones::Model> {
+        self.commit_zone_timed(txn, zone, reconfig)
+            .await
+            .map(|(z, _)| z)
+    }
+
+    /// As `commit_zone`, saying where the time went.
+    pub async fn commit_zone_timed(
+        &self,
+        txn: DatabaseTransaction,
+        zone: zones::Model,
+        reconfig: bool,
+    ) -> ApiResult<(zones::Model, CommitTimings)> {
+        let mut t = CommitTimings::default();
         let zone = if zone.zone_type == "master" {
             let mut am = zone.clone().into_active_model();
             am.serial = Set(next_serial(zone.serial));
@@ -114,7 +138,7 @@ impl Dns {
         let what = format!("zone {}", zone.name);
         let staged_zone = if zone.enabled {
             self.files
-                .stage_zone_from_db(&txn, &zone)
+                .stage_zone_from_db_timed(&txn, &zone, &mut t.stage)
                 .await
                 .map_err(|e| self.map(&what, e))?
         } else {
@@ -133,7 +157,10 @@ impl Dns {
         } else {
             Vec::new()
         };
+        let start = Instant::now();
         txn.commit().await?;
+        t.commit = start.elapsed();
+        let start = Instant::now();
         let mut zones = Vec::new();
         if let Some(s) = staged_zone {
             install(s).await?;
@@ -150,7 +177,8 @@ impl Dns {
             Vec::new()
         };
         self.reload(zones, reconfig, flush).await;
-        Ok(zone)
+        t.install_reload = start.elapsed();
+        Ok((zone, t))
     }
 
     /// Finishes a change that only touches the zone statements (a zone or a

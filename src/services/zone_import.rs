@@ -3,7 +3,7 @@
 //! validation as the REST API, then BIND's checker sees the result.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use hdns_entities::{dns_records, zones};
@@ -57,6 +57,20 @@ pub struct ImportResult {
     pub deleted: u64,
     pub serial: i64,
     pub duration_ms: u64,
+    pub timings_ms: ImportTimings,
+}
+
+/// Milliseconds per phase. Ours: `parse_validate`, `database`, `load`,
+/// `render`, `commit`; BIND's: `check` (named-checkzone) and `reload`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ImportTimings {
+    pub parse_validate: u64,
+    pub database: u64,
+    pub load: u64,
+    pub render: u64,
+    pub check: u64,
+    pub commit: u64,
+    pub reload: u64,
 }
 
 /// A parsed and validated file.
@@ -66,6 +80,7 @@ pub struct Prepared {
     pub duplicates: usize,
     pub soa: Option<Soa>,
     pub default_ttl: Option<i64>,
+    pub parse_validate: Duration,
 }
 
 fn invalid(errors: Vec<String>) -> ApiError {
@@ -76,6 +91,7 @@ fn invalid(errors: Vec<String>) -> ApiError {
 
 /// Parses and validates a file for `zone` without touching the database.
 pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<Prepared> {
+    let started = Instant::now();
     if text.len() > max_bytes {
         return Err(ApiError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -138,6 +154,7 @@ pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<P
         duplicates,
         soa: parsed.soa,
         default_ttl: parsed.default_ttl,
+        parse_validate: started.elapsed(),
     })
 }
 
@@ -191,6 +208,7 @@ pub async fn import(
     progress: Option<&dyn Fn(usize)>,
 ) -> ApiResult<ImportResult> {
     let started = Instant::now();
+    let prepared_parse = prepared.parse_validate;
     let name = zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
@@ -284,7 +302,18 @@ pub async fn import(
         },
     )
     .await?;
-    let zone = dns.commit_zone(txn, zone, false).await?;
+    let database = started.elapsed();
+    let (zone, t) = dns.commit_zone_timed(txn, zone, false).await?;
+    let ms = |d: Duration| d.as_millis() as u64;
+    let timings_ms = ImportTimings {
+        parse_validate: ms(prepared_parse),
+        database: ms(database),
+        load: ms(t.stage.load),
+        render: ms(t.stage.render),
+        check: ms(t.stage.check),
+        commit: ms(t.commit),
+        reload: ms(t.install_reload),
+    };
     let new_count = old_count - deleted + created as u64;
     dns.publish(zone_svc::zone_event_for_records(
         &zone, old_count, new_count, actor,
@@ -298,7 +327,8 @@ pub async fn import(
         skipped,
         deleted,
         serial: zone.serial,
-        duration_ms: started.elapsed().as_millis() as u64,
+        duration_ms: (started.elapsed() + prepared_parse).as_millis() as u64,
+        timings_ms,
     })
 }
 

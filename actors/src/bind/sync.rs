@@ -3,6 +3,7 @@
 //! by atomic rename once the database transaction committed.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use hdns_entities::{dns_records, forwarders, zones};
@@ -32,6 +33,17 @@ impl From<sea_orm::DbErr> for BindError {
     fn from(e: sea_orm::DbErr) -> Self {
         BindError::Internal(e.to_string())
     }
+}
+
+/// Where staging a zone spent its time (for benchmarks and slow-change logs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimings {
+    /// Reading the zone's records from the database.
+    pub load: Duration,
+    /// Rendering the master file and writing it to a temporary file.
+    pub render: Duration,
+    /// `named-checkzone`.
+    pub check: Duration,
 }
 
 /// Renders and checks BIND files. One per process; cheap to clone.
@@ -98,14 +110,28 @@ impl BindFiles {
         zone: &zones::Model,
         records: &[dns_records::Model],
     ) -> Result<Option<Staged>, BindError> {
+        let mut t = StageTimings::default();
+        self.stage_zone_timed(zone, records, &mut t).await
+    }
+
+    async fn stage_zone_timed(
+        &self,
+        zone: &zones::Model,
+        records: &[dns_records::Model],
+        t: &mut StageTimings,
+    ) -> Result<Option<Staged>, BindError> {
         if zone.zone_type != "master" {
             return Ok(None);
         }
+        let start = Instant::now();
         let text = self.render_zone_text(zone, records)?;
         let staged = Staged::write(self.settings.paths.zone_file(&zone.name), &text).await?;
+        t.render = start.elapsed();
+        let start = Instant::now();
         files::check_zone(&self.settings.tools, &zone.name, &staged.temp)
             .await
             .map_err(BindError::Check)?;
+        t.check = start.elapsed();
         Ok(Some(staged))
     }
 
@@ -115,13 +141,26 @@ impl BindFiles {
         db: &C,
         zone: &zones::Model,
     ) -> Result<Option<Staged>, BindError> {
+        let mut t = StageTimings::default();
+        self.stage_zone_from_db_timed(db, zone, &mut t).await
+    }
+
+    /// As `stage_zone_from_db`, saying where the time went.
+    pub async fn stage_zone_from_db_timed<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        zone: &zones::Model,
+        t: &mut StageTimings,
+    ) -> Result<Option<Staged>, BindError> {
+        let start = Instant::now();
         let records = dns_records::Entity::find()
             .filter(dns_records::Column::ZoneId.eq(zone.id))
             .order_by_asc(dns_records::Column::Name)
             .order_by_asc(dns_records::Column::Id)
             .all(db)
             .await?;
-        self.stage_zone(zone, &records).await
+        t.load = start.elapsed();
+        self.stage_zone_timed(zone, &records, t).await
     }
 
     /// Renders zones.conf (and named.conf outside external mode) from the
