@@ -40,7 +40,7 @@ fn zone_file(zone: &str) -> String {
         let (a, b, c) = ((i >> 16) & 255, (i >> 8) & 255, i & 255);
         match i % 10 {
             0 => s.push_str(&format!("t{i} IN TXT \"bench record {i}; with spaces\"\n")),
-            1 => s.push_str(&format!("v{i} IN AAAA 2001:db8::{:x}\n", i)),
+            1 => s.push_str(&format!("v{i} IN AAAA 2001:db8::{:x}:{:x}\n", i >> 16, i & 0xffff)),
             2 => s.push_str(&format!("c{i} IN CNAME h{}.{zone}.\n", i - 1)),
             _ => s.push_str(&format!("h{i} 300 IN A 10.{a}.{b}.{c}\n")),
         }

@@ -19,7 +19,6 @@ use super::grants::{self, Level};
 use super::records::{self, CreateRecord, UpdateRecord};
 use super::Actor;
 use crate::auth::AuthUser;
-use crate::dns::RecordInput;
 use crate::error::{ApiError, ApiResult};
 
 pub const MAX_OPERATIONS: usize = 10_000;
@@ -327,18 +326,7 @@ async fn try_chunk(
                         enabled: op.enabled,
                         comment: op.comment.clone(),
                     };
-                    let rec = records::validate(
-                        &zone,
-                        &RecordInput {
-                            name: input.name.clone(),
-                            record_type: input.record_type.clone(),
-                            value: input.value.clone(),
-                            ttl: input.ttl,
-                            priority: input.priority,
-                            weight: input.weight,
-                            port: input.port,
-                        },
-                    )?;
+                    let rec = records::validate(&zone, &records::input_of(&input))?;
                     let row = records::insert(
                         &sp,
                         actor,

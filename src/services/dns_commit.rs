@@ -15,7 +15,7 @@ use hdns_actors::bind::sync::{BindError, BindFiles, StageTimings};
 use hdns_actors::bind::{BindActor, Reload, Staged};
 use hdns_actors::bus::EventBus;
 use hdns_actors::events::{now_iso, Event, EventType};
-use hdns_entities::zones;
+use hdns_entities::{dns_records, zones};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set};
 
 use crate::error::{ApiError, ApiResult};
@@ -114,17 +114,20 @@ impl Dns {
         zone: zones::Model,
         reconfig: bool,
     ) -> ApiResult<zones::Model> {
-        self.commit_zone_timed(txn, zone, reconfig)
+        self.commit_zone_timed(txn, zone, reconfig, None)
             .await
             .map(|(z, _)| z)
     }
 
-    /// As `commit_zone`, saying where the time went.
+    /// As `commit_zone`, saying where the time went. A caller that holds the
+    /// zone's complete record set (an import) passes it as `records` so it is
+    /// not read back from the database.
     pub async fn commit_zone_timed(
         &self,
         txn: DatabaseTransaction,
         zone: zones::Model,
         reconfig: bool,
+        records: Option<Vec<dns_records::Model>>,
     ) -> ApiResult<(zones::Model, CommitTimings)> {
         let mut t = CommitTimings::default();
         let zone = if zone.zone_type == "master" {
@@ -136,13 +139,21 @@ impl Dns {
             zone
         };
         let what = format!("zone {}", zone.name);
-        let staged_zone = if zone.enabled {
-            self.files
+        let staged_zone = match (zone.enabled, records) {
+            (false, _) => None,
+            (true, None) => self
+                .files
                 .stage_zone_from_db_timed(&txn, &zone, &mut t.stage)
                 .await
-                .map_err(|e| self.map(&what, e))?
-        } else {
-            None
+                .map_err(|e| self.map(&what, e))?,
+            (true, Some(mut records)) => {
+                // The order the database read would give: by name, then age.
+                records.sort_by(|a, b| a.name.cmp(&b.name));
+                self.files
+                    .stage_zone_timed(&zone, &records, &mut t.stage)
+                    .await
+                    .map_err(|e| self.map(&what, e))?
+            }
         };
         let conf_guard = if reconfig {
             Some(self.files.lock_conf().await)

@@ -265,7 +265,7 @@ pub async fn insert<C: ConnectionTrait>(
     Ok(row)
 }
 
-fn input_of(r: &CreateRecord) -> RecordInput {
+pub fn input_of(r: &CreateRecord) -> RecordInput {
     RecordInput {
         name: r.name.clone(),
         record_type: r.record_type.clone(),

@@ -245,10 +245,19 @@ pub async fn import(
             (prepared.records, res.rows_affected, ttl)
         }
         ImportMode::Merge => {
+            let present: HashSet<_> = existing
+                .iter()
+                .map(|e| {
+                    let kind = RecordKind::parse(&e.record_type);
+                    (e.name.clone(), kind, e.value.to_ascii_lowercase(), e.priority, e.weight, e.port)
+                })
+                .collect();
             let fresh: Vec<ValidRecord> = prepared
                 .records
                 .into_iter()
-                .filter(|r| !existing.iter().any(|e| records::same_data(e, r)))
+                .filter(|r| {
+                    !present.contains(&(r.name.clone(), Some(r.kind), r.value.to_ascii_lowercase(), r.priority, r.weight, r.port))
+                })
                 .collect();
             skipped += prepared.in_file - prepared.duplicates - fresh.len();
             check_cnames(&existing, &fresh)?;
@@ -260,26 +269,33 @@ pub async fn import(
     let now = Utc::now();
     let created = to_insert.len();
     let mut done = 0;
-    let mut rows = to_insert.into_iter().map(|r| dns_records::ActiveModel {
-        zone_id: Set(zone.id),
-        name: Set(r.name),
-        record_type: Set(r.kind.as_str().into()),
-        value: Set(r.value),
-        ttl: Set(r.ttl.filter(|t| *t != default_ttl)),
-        priority: Set(r.priority),
-        weight: Set(r.weight),
-        port: Set(r.port),
-        enabled: Set(true),
-        comment: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    });
-    loop {
-        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
-        if chunk.is_empty() {
-            break;
-        }
+    let new_rows: Vec<dns_records::Model> = to_insert
+        .into_iter()
+        .map(|r| dns_records::Model {
+            id: 0,
+            zone_id: zone.id,
+            name: r.name,
+            record_type: r.kind.as_str().into(),
+            value: r.value,
+            ttl: r.ttl.filter(|t| *t != default_ttl),
+            priority: r.priority,
+            weight: r.weight,
+            port: r.port,
+            enabled: true,
+            comment: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    for chunk in new_rows.chunks(INSERT_CHUNK) {
+        let chunk: Vec<dns_records::ActiveModel> = chunk
+            .iter()
+            .map(|m| {
+                let mut am = m.clone().into_active_model();
+                am.id = sea_orm::ActiveValue::NotSet;
+                am
+            })
+            .collect();
         done += chunk.len();
         dns_records::Entity::insert_many(chunk)
             .exec_without_returning(&txn)
@@ -303,7 +319,13 @@ pub async fn import(
     )
     .await?;
     let database = started.elapsed();
-    let (zone, t) = dns.commit_zone_timed(txn, zone, false).await?;
+    // The zone's records are known here: render them without reading them back.
+    let mut all = match mode {
+        ImportMode::Replace => Vec::new(),
+        ImportMode::Merge => existing,
+    };
+    all.extend(new_rows);
+    let (zone, t) = dns.commit_zone_timed(txn, zone, false, Some(all)).await?;
     let ms = |d: Duration| d.as_millis() as u64;
     let timings_ms = ImportTimings {
         parse_validate: ms(prepared_parse),

@@ -114,7 +114,8 @@ impl BindFiles {
         self.stage_zone_timed(zone, records, &mut t).await
     }
 
-    async fn stage_zone_timed(
+    /// As `stage_zone`, saying where the time went.
+    pub async fn stage_zone_timed(
         &self,
         zone: &zones::Model,
         records: &[dns_records::Model],
