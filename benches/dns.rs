@@ -40,7 +40,11 @@ fn zone_file(zone: &str) -> String {
         let (a, b, c) = ((i >> 16) & 255, (i >> 8) & 255, i & 255);
         match i % 10 {
             0 => s.push_str(&format!("t{i} IN TXT \"bench record {i}; with spaces\"\n")),
-            1 => s.push_str(&format!("v{i} IN AAAA 2001:db8::{:x}:{:x}\n", i >> 16, i & 0xffff)),
+            1 => s.push_str(&format!(
+                "v{i} IN AAAA 2001:db8::{:x}:{:x}\n",
+                i >> 16,
+                i & 0xffff
+            )),
             2 => s.push_str(&format!("c{i} IN CNAME h{}.{zone}.\n", i - 1)),
             _ => s.push_str(&format!("h{i} 300 IN A 10.{a}.{b}.{c}\n")),
         }
@@ -51,10 +55,22 @@ fn zone_file(zone: &str) -> String {
 
 fn dig(port: u16, name: &str) -> Vec<String> {
     let out = Command::new(which("dig").unwrap())
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=1", "+tries=1", name, "A"])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "+time=1",
+            "+tries=1",
+            name,
+            "A",
+        ])
         .output()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn wait_answer(port: u16, name: &str, want: &str, limit: Duration) -> Option<Instant> {
@@ -138,17 +154,33 @@ async fn main() {
         println!("SKIP: BIND (named, dig) is not installed");
         return;
     }
-    let c = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
     let server = start();
     let ready = Instant::now();
     loop {
-        if c.get(format!("{}/api/health", server.base)).send().await.is_ok() {
+        if c.get(format!("{}/api/health", server.base))
+            .send()
+            .await
+            .is_ok()
+        {
             break;
         }
-        assert!(ready.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            ready.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (_, login) = post(&c, format!("{}/api/auth/login", server.base), None, json!({"username": "admin", "password": "admin-password-123"})).await;
+    let (_, login) = post(
+        &c,
+        format!("{}/api/auth/login", server.base),
+        None,
+        json!({"username": "admin", "password": "admin-password-123"}),
+    )
+    .await;
     let token = login["access_token"].as_str().unwrap().to_string();
 
     // 1. Import 100,000 records.
@@ -169,15 +201,28 @@ async fn main() {
         checkzone.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     println!("zone file: {RECORDS} records, {} bytes", text.len());
-    println!("named-checkzone alone: median {:.0} ms over {IMPORT_RUNS} runs", median(checkzone));
+    println!(
+        "named-checkzone alone: median {:.0} ms over {IMPORT_RUNS} runs",
+        median(checkzone)
+    );
 
     let mut end_to_end = Vec::new();
     let mut ours = Vec::new();
     for run in 0..IMPORT_RUNS {
         let zone = format!("bench{run}.test");
-        let (st, z) = post(&c, format!("{}/api/zones", server.base), Some(&token), json!({"name": zone})).await;
+        let (st, z) = post(
+            &c,
+            format!("{}/api/zones", server.base),
+            Some(&token),
+            json!({"name": zone}),
+        )
+        .await;
         assert_eq!(st, 201, "{z}");
-        let content = if run == 0 { text.clone() } else { zone_file(&zone) };
+        let content = if run == 0 {
+            text.clone()
+        } else {
+            zone_file(&zone)
+        };
         let t0 = Instant::now();
         let (st, res) = post(
             &c,
@@ -188,11 +233,19 @@ async fn main() {
         .await;
         let t_resp = t0.elapsed();
         assert_eq!(st, 200, "{res}");
-        let answered = wait_answer(server.dns_port, &format!("zz-last.{zone}"), "203.0.113.99", Duration::from_secs(60))
-            .expect("named never answered the last record");
+        let answered = wait_answer(
+            server.dns_port,
+            &format!("zz-last.{zone}"),
+            "203.0.113.99",
+            Duration::from_secs(60),
+        )
+        .expect("named never answered the last record");
         let e2e = answered.duration_since(t0).as_secs_f64() * 1000.0;
         let t = &res["timings_ms"];
-        let own: u64 = ["parse_validate", "database", "load", "render", "commit"].iter().map(|k| t[k].as_u64().unwrap()).sum();
+        let own: u64 = ["parse_validate", "database", "load", "render", "commit"]
+            .iter()
+            .map(|k| t[k].as_u64().unwrap())
+            .sum();
         println!(
             "import run {run}: response {:.0} ms, named answers last record after {e2e:.0} ms; ours {own} ms \
              (parse+validate {} / database {} / load {} / render {} / commit {}), BIND: checkzone {} / reload {}",
@@ -209,7 +262,13 @@ async fn main() {
     );
 
     // 2. One record through REST until named answers it.
-    let (_, z) = post(&c, format!("{}/api/zones", server.base), Some(&token), json!({"name": "rest.test"})).await;
+    let (_, z) = post(
+        &c,
+        format!("{}/api/zones", server.base),
+        Some(&token),
+        json!({"name": "rest.test"}),
+    )
+    .await;
     let mut lat = Vec::new();
     for i in 0..REST_SAMPLES {
         let value = format!("198.51.{}.{}", i / 250, i % 250 + 1);
@@ -222,7 +281,13 @@ async fn main() {
         )
         .await;
         assert_eq!(st, 201, "{body}");
-        let at = wait_answer(server.dns_port, &format!("r{i}.rest.test"), &value, Duration::from_secs(10)).expect("never answered");
+        let at = wait_answer(
+            server.dns_port,
+            &format!("r{i}.rest.test"),
+            &value,
+            Duration::from_secs(10),
+        )
+        .expect("never answered");
         lat.push(at.duration_since(t0).as_secs_f64() * 1000.0);
     }
     println!(

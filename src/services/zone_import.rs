@@ -249,14 +249,28 @@ pub async fn import(
                 .iter()
                 .map(|e| {
                     let kind = RecordKind::parse(&e.record_type);
-                    (e.name.clone(), kind, e.value.to_ascii_lowercase(), e.priority, e.weight, e.port)
+                    (
+                        e.name.clone(),
+                        kind,
+                        e.value.to_ascii_lowercase(),
+                        e.priority,
+                        e.weight,
+                        e.port,
+                    )
                 })
                 .collect();
             let fresh: Vec<ValidRecord> = prepared
                 .records
                 .into_iter()
                 .filter(|r| {
-                    !present.contains(&(r.name.clone(), Some(r.kind), r.value.to_ascii_lowercase(), r.priority, r.weight, r.port))
+                    !present.contains(&(
+                        r.name.clone(),
+                        Some(r.kind),
+                        r.value.to_ascii_lowercase(),
+                        r.priority,
+                        r.weight,
+                        r.port,
+                    ))
                 })
                 .collect();
             skipped += prepared.in_file - prepared.duplicates - fresh.len();
