@@ -60,6 +60,12 @@ pub struct Config {
     pub bind_rndc_conf: Option<PathBuf>,
     /// Largest zone file accepted by import, in bytes.
     pub max_zone_file_bytes: usize,
+    /// Open WebSocket connections allowed per user.
+    pub ws_max_connections_per_user: usize,
+    /// Seconds between the server's pings; two missed pings close the socket.
+    pub ws_ping_interval_secs: u64,
+    /// Events a session may have queued before low, then normal ones are shed.
+    pub ws_queue_capacity: usize,
 }
 
 impl Default for Config {
@@ -90,6 +96,9 @@ impl Default for Config {
             bind_forwarders: Vec::new(),
             bind_rndc_conf: None,
             max_zone_file_bytes: 32 * 1024 * 1024,
+            ws_max_connections_per_user: 5,
+            ws_ping_interval_secs: 30,
+            ws_queue_capacity: 1024,
         }
     }
 }
@@ -140,6 +149,12 @@ impl Config {
             if BindMode::parse(m).is_none() {
                 return Err("bind_mode must be `managed`, `external` or `disabled`".into());
             }
+        }
+        if self.ws_max_connections_per_user == 0
+            || self.ws_queue_capacity == 0
+            || self.ws_ping_interval_secs == 0
+        {
+            return Err("ws_max_connections_per_user, ws_queue_capacity and ws_ping_interval_secs must be at least 1".into());
         }
         if self.access_token_ttl_secs < 10 {
             return Err("access_token_ttl_secs must be at least 10".into());

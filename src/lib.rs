@@ -13,6 +13,7 @@ pub mod http;
 pub mod server;
 pub mod services;
 pub mod state;
+pub mod ws;
 
 /// Current time as RFC 3339 / ISO-8601 with millisecond precision, UTC.
 pub fn now_iso() -> String {

@@ -37,7 +37,14 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         );
     }
     let dns = start_bind(&cfg, &conn).await?;
+    let hub = crate::ws::Hub::new(
+        cfg.ws_max_connections_per_user,
+        std::time::Duration::from_secs(cfg.ws_ping_interval_secs),
+        cfg.ws_queue_capacity,
+    );
+    hub.dispatcher.spawn(&dns.bus);
     Ok(AppState {
+        hub,
         dns,
         bulk: Default::default(),
         db: conn,
@@ -104,6 +111,7 @@ pub async fn serve(state: AppState) -> Result<(), String> {
             .app_data(errors::query_config())
             .app_data(errors::path_config())
             .configure(|c| api::configure(c, cfg.max_zone_file_bytes))
+            .configure(crate::ws::configure)
             .default_service(web::to(|| async {
                 ApiError::from_status(actix_web::http::StatusCode::NOT_FOUND)
             }))

@@ -18,4 +18,5 @@ pub struct AppState {
     pub started_at: Instant,
     pub dns: Dns,
     pub bulk: BulkRegistry,
+    pub hub: Arc<crate::ws::Hub>,
 }

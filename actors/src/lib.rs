@@ -5,3 +5,4 @@
 pub mod bind;
 pub mod bus;
 pub mod events;
+pub mod ws;

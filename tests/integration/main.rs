@@ -7,3 +7,4 @@ mod cli;
 mod conventions;
 mod dns;
 mod users;
+mod ws;

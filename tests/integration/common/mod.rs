@@ -13,6 +13,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 
 pub mod bind;
+pub mod ws;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 

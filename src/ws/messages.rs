@@ -1,0 +1,63 @@
+//! Frames of the unified WebSocket protocol.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// `{"type":"error", error_code, message, details?, timestamp, id?}`.
+pub fn error(code: &str, message: &str, details: Option<Value>, id: Option<&Value>) -> String {
+    let mut v = serde_json::json!({
+        "type": "error",
+        "error_code": code,
+        "message": message,
+        "timestamp": crate::now_iso(),
+    });
+    if let Some(d) = details {
+        v["details"] = d;
+    }
+    if let Some(id) = id {
+        v["id"] = id.clone();
+    }
+    v.to_string()
+}
+
+/// `{"type":"response", data, timestamp, id?}`.
+pub fn response(data: impl Serialize, id: Option<&Value>) -> String {
+    let mut v = serde_json::json!({
+        "type": "response",
+        "data": data,
+        "timestamp": crate::now_iso(),
+    });
+    if let Some(id) = id {
+        v["id"] = id.clone();
+    }
+    v.to_string()
+}
+
+/// `{"type": kind, timestamp, id?}` for ping and pong.
+pub fn bare(kind: &str, id: Option<&Value>) -> String {
+    let mut v = serde_json::json!({ "type": kind, "timestamp": crate::now_iso() });
+    if let Some(id) = id {
+        v["id"] = id.clone();
+    }
+    v.to_string()
+}
+
+/// A `batch` frame from already serialized event envelopes: nothing is
+/// serialized twice.
+pub fn batch(frames: &[std::sync::Arc<str>]) -> String {
+    let len: usize = frames.iter().map(|f| f.len() + 1).sum();
+    let mut s = String::with_capacity(len + 120);
+    s.push_str("{\"type\":\"batch\",\"events\":[");
+    for (i, f) in frames.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(f);
+    }
+    s.push_str("],\"batch_id\":\"batch_");
+    s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    s.push_str("\",\"timestamp\":\"");
+    s.push_str(&crate::now_iso());
+    s.push_str("\"}");
+    s
+}

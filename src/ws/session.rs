@@ -1,0 +1,404 @@
+//! The session actor of one WebSocket connection: answers client messages,
+//! drains the outbox the Dispatcher fills, pings, and closes the connection
+//! when its token expires or its session ends.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use hdns_actors::events::EventType;
+use hdns_actors::ws::{permissions, SessionHandle};
+use serde_json::{json, Value};
+
+use super::messages;
+use super::{close, Hub, MAX_MESSAGE_BYTES};
+use crate::state::AppState;
+
+/// A connection refused at the door: one error frame, then the close code.
+pub struct Rejected {
+    code: &'static str,
+    message: String,
+    close: u16,
+}
+
+impl Rejected {
+    pub fn new(code: &'static str, message: &str, close: u16) -> Self {
+        Self {
+            code,
+            message: message.to_string(),
+            close,
+        }
+    }
+}
+
+impl Actor for Rejected {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.text(messages::error(self.code, &self.message, None, None));
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(self.close),
+            description: Some(self.code.to_string()),
+        }));
+        ctx.stop();
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Rejected {
+    fn handle(&mut self, _: Result<ws::Message, ws::ProtocolError>, _: &mut Self::Context) {}
+}
+
+pub struct WsSession {
+    handle: Arc<SessionHandle>,
+    hub: Arc<Hub>,
+    state: AppState,
+    token: String,
+    expires_at: i64,
+    missed_pings: u32,
+    last_activity: String,
+    flush_timer: Option<SpawnHandle>,
+    flush_at: Option<Instant>,
+}
+
+/// The outbox has something (or a close was requested).
+struct Wake;
+
+impl WsSession {
+    pub fn new(
+        handle: Arc<SessionHandle>,
+        hub: Arc<Hub>,
+        state: AppState,
+        token: String,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            handle,
+            hub,
+            state,
+            token,
+            expires_at,
+            missed_pings: 0,
+            last_activity: crate::now_iso(),
+            flush_timer: None,
+            flush_at: None,
+        }
+    }
+
+    fn send(&self, ctx: &mut ws::WebsocketContext<Self>, text: String) {
+        self.handle.messages_sent.fetch_add(1, Ordering::Relaxed);
+        ctx.text(text);
+    }
+
+    fn close_with(&self, ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &str) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(code),
+            description: Some(reason.to_string()),
+        }));
+        ctx.stop();
+    }
+
+    fn error(
+        &self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        code: &str,
+        message: &str,
+        details: Option<Value>,
+        id: Option<&Value>,
+    ) {
+        self.send(ctx, messages::error(code, message, details, id));
+    }
+
+    /// Writes what is due and arms a timer for the rest.
+    fn flush(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(c) = self.handle.close_requested() {
+            if c.code == close::TOO_SLOW {
+                self.error(ctx, "SLOW_CONSUMER", &c.reason, None, None);
+            }
+            self.close_with(ctx, c.code, &c.reason);
+            return;
+        }
+        let now = Instant::now();
+        let due = match self.handle.outbox.lock() {
+            Ok(mut o) => o.take_due(now),
+            Err(_) => return,
+        };
+        for f in due.critical {
+            self.send(ctx, f.to_string());
+        }
+        match due.batch.len() {
+            0 => {}
+            1 => self.send(ctx, due.batch[0].to_string()),
+            _ => self.send(ctx, messages::batch(&due.batch)),
+        }
+        if let Some(next) = due.next {
+            if self.flush_at != Some(next) {
+                if let Some(h) = self.flush_timer.take() {
+                    ctx.cancel_future(h);
+                }
+                self.flush_at = Some(next);
+                let delay = next.saturating_duration_since(now);
+                self.flush_timer = Some(ctx.run_later(delay, |act, ctx| {
+                    act.flush_timer = None;
+                    act.flush_at = None;
+                    act.flush(ctx);
+                }));
+            }
+        }
+    }
+
+    fn on_text(&mut self, ctx: &mut ws::WebsocketContext<Self>, text: &str) {
+        self.handle
+            .messages_received
+            .fetch_add(1, Ordering::Relaxed);
+        self.last_activity = crate::now_iso();
+        // The token is checked on every message, not only at connect.
+        if self.state.jwt.verify(&self.token).is_none() {
+            self.error(
+                ctx,
+                "AUTH_FAILED",
+                "The access token has expired",
+                None,
+                None,
+            );
+            self.close_with(ctx, close::AUTH_FAILED, "AUTH_FAILED");
+            return;
+        }
+        if text.len() > MAX_MESSAGE_BYTES {
+            let details = json!({"max_bytes": MAX_MESSAGE_BYTES});
+            return self.error(
+                ctx,
+                "INVALID_MESSAGE",
+                "The message is too large",
+                Some(details),
+                None,
+            );
+        }
+        let msg: Value = match serde_json::from_str(text) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return self.error(
+                    ctx,
+                    "INVALID_MESSAGE",
+                    "Messages are JSON objects with a `type`",
+                    None,
+                    None,
+                )
+            }
+        };
+        let id = msg
+            .get("id")
+            .filter(|v| v.is_string() || v.is_number())
+            .cloned();
+        let id = id.as_ref();
+        let Some(kind) = msg.get("type").and_then(|t| t.as_str()) else {
+            return self.error(
+                ctx,
+                "INVALID_MESSAGE",
+                "The message has no `type`",
+                None,
+                id,
+            );
+        };
+        match kind {
+            "ping" => self.send(ctx, messages::bare("pong", id)),
+            "pong" => self.missed_pings = 0,
+            "subscribe" | "unsubscribe" => self.change_subscriptions(ctx, kind == "subscribe", msg.get("data"), id),
+            "get_subscriptions" => {
+                let data = json!({
+                    "subscriptions": self.subscriptions(),
+                    "default_subscriptions": names(&permissions::defaults(self.handle.is_admin())),
+                });
+                self.send(ctx, messages::response(data, id));
+            }
+            "get_stats" => {
+                let (shed, queued) = match self.handle.outbox.lock() {
+                    Ok(o) => (o.shed, o.len()),
+                    Err(_) => return,
+                };
+                let data = json!({
+                    "connection_id": format!("conn_{}", self.handle.id),
+                    "connected_at": self.handle.connected_at,
+                    "messages_sent": self.handle.messages_sent.load(Ordering::Relaxed),
+                    "messages_received": self.handle.messages_received.load(Ordering::Relaxed),
+                    "subscriptions": self.subscriptions(),
+                    "last_activity": self.last_activity,
+                    "queued": queued,
+                    "shed": shed,
+                });
+                self.send(ctx, messages::response(data, id));
+            }
+            other => self.error(
+                ctx,
+                "INVALID_MESSAGE",
+                &format!("Unknown message type `{other}`"),
+                Some(json!({"allowed": ["ping", "pong", "subscribe", "unsubscribe", "get_subscriptions", "get_stats"]})),
+                id,
+            ),
+        }
+    }
+
+    fn subscriptions(&self) -> Vec<&'static str> {
+        let set = self
+            .handle
+            .subscriptions
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        let mut v: Vec<EventType> = set.into_iter().collect();
+        v.sort_by_key(|t| permissions::ALL.iter().position(|a| a == t));
+        names(&v)
+    }
+
+    /// All or nothing: one unknown or forbidden type refuses the request.
+    fn change_subscriptions(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        add: bool,
+        data: Option<&Value>,
+        id: Option<&Value>,
+    ) {
+        let Some(list) = data
+            .and_then(|d| d.get("event_types"))
+            .and_then(|v| v.as_array())
+        else {
+            return self.error(
+                ctx,
+                "INVALID_MESSAGE",
+                "`data.event_types` must be an array of event types",
+                None,
+                id,
+            );
+        };
+        let mut types = Vec::with_capacity(list.len());
+        let mut unknown = Vec::new();
+        for v in list {
+            match v.as_str().and_then(permissions::parse) {
+                Some(t) => types.push(t),
+                None => unknown.push(v.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            let details = json!({"unknown_event_types": unknown});
+            return self.error(
+                ctx,
+                "SUBSCRIPTION_FAILED",
+                "Unknown event type",
+                Some(details),
+                id,
+            );
+        }
+        let admin = self.handle.is_admin();
+        let forbidden: Vec<&str> = types
+            .iter()
+            .filter(|t| !permissions::may_subscribe(admin, **t))
+            .map(|t| t.as_str())
+            .collect();
+        if add && !forbidden.is_empty() {
+            let details = json!({"event_types": forbidden});
+            return self.error(
+                ctx,
+                "PERMISSION_DENIED",
+                "Your role may not subscribe to these event types",
+                Some(details),
+                id,
+            );
+        }
+        if let Ok(mut subs) = self.handle.subscriptions.write() {
+            let set: HashSet<EventType> = types.iter().copied().collect();
+            if add {
+                subs.extend(set);
+            } else {
+                subs.retain(|t| !set.contains(t));
+            }
+        }
+        let key = if add { "subscribed" } else { "unsubscribed" };
+        let data = json!({ key: names(&types), "subscriptions": self.subscriptions() });
+        self.send(ctx, messages::response(data, id));
+    }
+}
+
+fn names(types: &[EventType]) -> Vec<&'static str> {
+    types.iter().map(|t| t.as_str()).collect()
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let handle = self.handle.clone();
+        ctx.add_stream(futures_util::stream::unfold(handle, |h| async move {
+            h.notify.notified().await;
+            Some((Wake, h))
+        }));
+        ctx.run_interval(self.hub.ping_interval, |act, ctx| {
+            if act.missed_pings >= 2 {
+                act.close_with(ctx, close::PING_TIMEOUT, "missed two pings");
+                return;
+            }
+            act.missed_pings += 1;
+            act.send(ctx, messages::bare("ping", None));
+        });
+        // Close at token expiry even when idle, after telling the client why.
+        let left = (self.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+        ctx.run_later(Duration::from_secs(left), |act, ctx| {
+            let data = json!({
+                "user_id": act.handle.user_id.to_string(),
+                "reason": "token_expired",
+                "timestamp": crate::now_iso(),
+            });
+            let ev = hdns_actors::events::Event::new(EventType::SessionExpired, data)
+                .for_user(act.handle.user_id);
+            let frame = hdns_actors::ws::dispatcher::envelope(&ev, &ev.data);
+            act.send(ctx, frame.to_string());
+            act.close_with(ctx, close::SESSION_EXPIRED, "session_expired");
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.hub.registry.unregister(self.handle.id);
+    }
+}
+
+impl StreamHandler<Wake> for WsSession {
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.flush(ctx);
+    }
+
+    // The wake stream never ends on its own; keep the actor alive if it does.
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Text(t)) => self.on_text(ctx, &t),
+            Ok(ws::Message::Binary(_)) => self.error(
+                ctx,
+                "INVALID_MESSAGE",
+                "Binary frames are not supported",
+                None,
+                None,
+            ),
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) => self.missed_pings = 0,
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(ws::Message::Continuation(_)) | Ok(ws::Message::Nop) => {}
+            Err(_) => {
+                self.error(
+                    ctx,
+                    "INVALID_MESSAGE",
+                    "The frame could not be read (too large or malformed)",
+                    None,
+                    None,
+                );
+                ctx.stop();
+            }
+        }
+    }
+}
