@@ -43,6 +43,7 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         cfg.ws_queue_capacity,
     );
     hub.dispatcher.spawn(&dns.bus);
+    crate::ws::spawn_session_sweeper(hub.clone(), conn.clone(), std::time::Duration::from_secs(2));
     Ok(AppState {
         hub,
         dns,

@@ -13,6 +13,7 @@ use crate::services::auth::{
 };
 use crate::services::users::UserView;
 use crate::state::AppState;
+use crate::ws::hooks;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/login").route(web::post().to(login)))
@@ -50,6 +51,7 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let res = svc::login(&state, body.into_inner(), client(&req)).await?;
+    hooks::logged_in(&state, res.user.id, &res.user.username, client_ip(&req));
     Ok(HttpResponse::Ok().json(res))
 }
 
@@ -83,6 +85,13 @@ pub async fn logout(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     svc::logout(&state, &auth.user, &auth.session_id, client_ip(&req)).await?;
+    hooks::logged_out(
+        &state,
+        auth.user.id,
+        &auth.user.username,
+        &auth.session_id,
+        client_ip(&req),
+    );
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -111,6 +120,7 @@ pub async fn change_password(
         client_ip(&req),
     )
     .await?;
+    hooks::other_sessions_ended(&state, auth.user.id, &auth.session_id);
     Ok(HttpResponse::NoContent().finish())
 }
 

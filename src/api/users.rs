@@ -11,6 +11,7 @@ use crate::http::client_ip;
 use crate::services::users::{self as svc, CreateUser, UpdateUser, UserSort, UserView};
 use crate::services::Actor;
 use crate::state::AppState;
+use crate::ws::hooks;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -111,6 +112,11 @@ pub async fn update(
         auth.is_admin(),
     )
     .await?;
+    if user.is_active {
+        hooks::role_changed(&state, user.id, user.role == "admin").await;
+    } else {
+        hooks::all_sessions_ended(&state, user.id, "account_disabled");
+    }
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
@@ -124,6 +130,7 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     svc::delete(&state.db, &actor(&admin.0, &req), *id).await?;
+    hooks::all_sessions_ended(&state, *id, "account_deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -171,5 +178,6 @@ pub async fn reset_password(
         body.must_change_password,
     )
     .await?;
+    hooks::all_sessions_ended(&state, user.id, "password_reset");
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }

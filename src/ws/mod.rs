@@ -1,6 +1,7 @@
 //! `/ws`: the unified WebSocket. One session actor per connection
 //! (actix-web-actors) drains its outbox, which the Dispatcher fills.
 
+pub mod hooks;
 pub mod messages;
 pub mod session;
 
@@ -105,6 +106,7 @@ async fn connect(
     let handle = Arc::new(SessionHandle::new(
         hub.registry.next_id(),
         auth.user.id,
+        auth.session_id.clone(),
         is_admin,
         zones,
         permissions::defaults(is_admin).into_iter().collect(),
@@ -136,4 +138,50 @@ where
     actix_web_actors::ws::WsResponseBuilder::new(actor, req, stream)
         .frame_size(4 * MAX_MESSAGE_BYTES)
         .start()
+}
+
+/// A backstop for the hooks: every few seconds, sessions whose login session
+/// was revoked or expired, or whose account was disabled, by any path (a
+/// refresh-token reuse, the CLI, another instance) are closed.
+pub fn spawn_session_sweeper(hub: Arc<Hub>, db: sea_orm::DatabaseConnection, every: Duration) {
+    use hdns_entities::{sessions, users};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let live = hub.registry.sessions();
+            if live.is_empty() {
+                continue;
+            }
+            let mut sids: Vec<String> = live.iter().map(|s| s.session_id.clone()).collect();
+            sids.sort();
+            sids.dedup();
+            let mut valid = HashSet::new();
+            for chunk in sids.chunks(500) {
+                let rows = sessions::Entity::find()
+                    .filter(sessions::Column::Id.is_in(chunk.to_vec()))
+                    .find_also_related(users::Entity)
+                    .all(&db)
+                    .await;
+                let Ok(rows) = rows else {
+                    // The database is unreachable: keep connections rather than guess.
+                    valid.extend(chunk.iter().cloned());
+                    continue;
+                };
+                let now = chrono::Utc::now();
+                for (s, u) in rows {
+                    if s.revoked_at.is_none()
+                        && s.expires_at > now
+                        && u.is_some_and(|u| u.is_active)
+                    {
+                        valid.insert(s.id);
+                    }
+                }
+            }
+            for s in live.iter().filter(|s| !valid.contains(&s.session_id)) {
+                s.request_close(close::SESSION_REVOKED, "session_revoked");
+            }
+        }
+    });
 }

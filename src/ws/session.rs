@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use hdns_actors::events::EventType;
-use hdns_actors::ws::{permissions, SessionHandle};
+use hdns_actors::ws::{permissions, ratelimit, SessionHandle};
 use serde_json::{json, Value};
 
 use super::messages;
@@ -202,6 +202,14 @@ impl WsSession {
                 id,
             );
         };
+        if let Err(e) = self.check_limits(kind) {
+            let details = json!({"limit": e.limit, "window": ratelimit::WINDOW.as_secs(), "retry_after": e.retry_after});
+            let text = format!(
+                "Rate limit exceeded. Try again in {} seconds.",
+                e.retry_after
+            );
+            return self.error(ctx, "RATE_LIMITED", &text, Some(details), id);
+        }
         match kind {
             "ping" => self.send(ctx, messages::bare("pong", id)),
             "pong" => self.missed_pings = 0,
@@ -238,6 +246,24 @@ impl WsSession {
                 id,
             ),
         }
+    }
+
+    /// Counts the message against the user's limits (all connections together).
+    fn check_limits(&self, kind: &str) -> Result<(), ratelimit::Exceeded> {
+        // A pong only answers our ping; it is not the client talking.
+        if kind == "pong" {
+            return Ok(());
+        }
+        let admin = self.handle.is_admin();
+        let now = Instant::now();
+        self.hub.registry.with_limits(self.handle.user_id, |l| {
+            l.messages.hit(now)?;
+            match kind {
+                "subscribe" | "unsubscribe" => l.subscriptions.hit(now),
+                "get_stats" | "get_subscriptions" if !admin => l.admin_commands.hit(now),
+                _ => Ok(()),
+            }
+        })
     }
 
     fn subscriptions(&self) -> Vec<&'static str> {

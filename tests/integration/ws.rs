@@ -297,3 +297,240 @@ async fn expiry_and_pings() {
     }
     assert!(saw_expired);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_per_user() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let t = s.admin_token().await;
+    s.create_user(&t, "carl", "carl-password-12", "user").await;
+    let (ut, _) = s.login("carl", "carl-password-12").await;
+
+    // Non-admins: 5 administrative commands a minute.
+    let mut u = WsClient::connect(&s.base, &format!("?token={ut}")).await;
+    for i in 0..5 {
+        let r = u
+            .ask(json!({"type": if i % 2 == 0 { "get_stats" } else { "get_subscriptions" }}))
+            .await;
+        assert_eq!(r["type"], "response", "{r}");
+    }
+    let r = u.ask(json!({"type": "get_stats", "id": "x"})).await;
+    assert_eq!(r["error_code"], "RATE_LIMITED");
+    assert_eq!(r["id"], "x");
+    assert_eq!(
+        (
+            r["details"]["limit"].as_u64(),
+            r["details"]["window"].as_u64()
+        ),
+        (Some(5), Some(60))
+    );
+    let retry = r["details"]["retry_after"].as_u64().unwrap();
+    assert!((1..=60).contains(&retry), "{r}");
+
+    // 10 subscription changes a minute, across all of the user's connections.
+    let mut u2 = WsClient::connect(&s.base, &format!("?token={ut}")).await;
+    for i in 0..10 {
+        let c = if i % 2 == 0 { &mut u } else { &mut u2 };
+        let r = c
+            .ask(json!({"type": "subscribe", "data": {"event_types": ["health_update"]}}))
+            .await;
+        assert_eq!(r["type"], "response", "change {i}: {r}");
+    }
+    let r = u2
+        .ask(json!({"type": "unsubscribe", "data": {"event_types": ["health_update"]}}))
+        .await;
+    assert_eq!(r["error_code"], "RATE_LIMITED");
+    assert_eq!(r["details"]["limit"], 10);
+
+    // 100 messages a minute in all (the 17 above count too); pings still answer below it.
+    let mut sent = 17;
+    loop {
+        let r = u.ask(json!({"type": "ping"})).await;
+        sent += 1;
+        if r["type"] == "error" {
+            assert_eq!(r["error_code"], "RATE_LIMITED");
+            assert_eq!(r["details"]["limit"], 100);
+            break;
+        }
+        assert!(sent <= 100, "no limit after {sent} messages");
+    }
+    assert_eq!(sent, 101);
+    // The connection survives; admins are not limited on administrative commands.
+    assert_eq!(
+        u.ask(json!({"type": "ping"})).await["error_code"],
+        "RATE_LIMITED",
+        "still over the limit, still connected"
+    );
+    let mut a = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    for _ in 0..8 {
+        assert_eq!(
+            a.ask(json!({"type": "get_stats"})).await["type"],
+            "response"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_close_their_sockets() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let t = s.admin_token().await;
+    let uid = s.create_user(&t, "dana", "dana-password-12", "user").await;
+    let (t1, _) = s.login("dana", "dana-password-12").await;
+    let (t2, _) = s.login("dana", "dana-password-12").await;
+    let mut c1 = WsClient::connect(&s.base, &format!("?token={t1}")).await;
+    let mut c2 = WsClient::connect(&s.base, &format!("?token={t2}")).await;
+    assert_eq!(c1.ask(json!({"type": "ping"})).await["type"], "pong");
+
+    // Logout closes that session's sockets at once, not the other session's.
+    s.call(reqwest::Method::POST, "/api/auth/logout", Some(&t1), None)
+        .await;
+    assert_eq!(c1.closed(Duration::from_secs(2)).await, Some(4003));
+    assert_eq!(c2.ask(json!({"type": "ping"})).await["type"], "pong");
+
+    // Deactivation closes every socket of the user.
+    let r = s
+        .patch(
+            &format!("/api/users/{uid}"),
+            Some(&t),
+            json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(c2.closed(Duration::from_secs(2)).await, Some(4003));
+
+    // A session revoked behind the hooks' back (here: straight in the
+    // database) is found by the sweeper within seconds.
+    let (ta, _) = s.login("admin", crate::common::ADMIN_PASSWORD).await;
+    let mut c3 = WsClient::connect(&s.base, &format!("?token={ta}")).await;
+    let db = s.db().await;
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("UPDATE sessions SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL AND user_id = 1")
+        .await
+        .unwrap();
+    assert_eq!(c3.closed(Duration::from_secs(5)).await, Some(4003));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priorities_batches_and_deadlines() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let t = s.admin_token().await;
+    let z = s.create_zone(&t, json!({"name": "batch.test"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let uid = s.create_user(&t, "erin", "erin-password-12", "user").await;
+    let mut a = WsClient::connect(&s.base, &format!("?token={t}")).await;
+
+    // A normal event (user_login, 1 s window) is pending when a critical one
+    // (permission_changed) arrives: the critical one is delivered first, alone.
+    s.login("erin", "erin-password-12").await;
+    s.call(
+        reqwest::Method::PUT,
+        &format!("/api/zones/{z}/permissions"),
+        Some(&t),
+        Some(json!({"user_id": uid, "level": "read"})),
+    )
+    .await;
+    let mut order = Vec::new();
+    let start = std::time::Instant::now();
+    while order.len() < 2 && start.elapsed() < Duration::from_secs(6) {
+        if let Next::Frame(f) = a.next(Duration::from_secs(6)).await {
+            let list = if f["type"] == "batch" {
+                f["events"].as_array().unwrap().clone()
+            } else {
+                vec![f.clone()]
+            };
+            for e in list {
+                let kind = e["event_type"].as_str().unwrap_or("").to_string();
+                if kind == "permission_changed" || kind == "user_login" {
+                    order.push((
+                        kind,
+                        f["type"].as_str().unwrap().to_string(),
+                        start.elapsed(),
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!(order.len(), 2, "{order:?}");
+    assert_eq!(
+        order[0].0, "permission_changed",
+        "critical overtakes: {order:?}"
+    );
+    assert_eq!(order[0].1, "event", "critical is never batched");
+    assert!(order[0].2 < Duration::from_millis(300), "{order:?}");
+    assert_eq!(order[1].0, "user_login");
+    assert!(
+        order[1].2 < Duration::from_secs(5),
+        "normal within 5 s: {order:?}"
+    );
+
+    // A burst of high events leaves in batch frames, each event within 1 s.
+    let ops: Vec<Value> = (0..30)
+        .map(|i| json!({"action": "create", "zone_id": z, "name": format!("b{i}"), "record_type": "A", "value": "192.0.2.7"}))
+        .collect();
+    let r = s
+        .post(
+            "/api/dns-records/bulk",
+            Some(&t),
+            json!({"operations": ops}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let evs = a.events(Duration::from_millis(2500)).await;
+    let records: Vec<&(String, Value)> = evs
+        .iter()
+        .filter(|(_, e)| e["event_type"] == "record_created")
+        .collect();
+    assert_eq!(records.len(), 30, "{evs:?}");
+    assert!(
+        records.iter().all(|(kind, _)| kind == "batch"),
+        "a burst is batched"
+    );
+    for (_, e) in &records {
+        let sent = chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str().unwrap()).unwrap();
+        let late = chrono::Utc::now().signed_duration_since(sent);
+        assert!(late < chrono::Duration::seconds(3), "{late:?}");
+    }
+    let complete = evs
+        .iter()
+        .find(|(_, e)| e["event_type"] == "bulk_operation_complete")
+        .expect("complete event");
+    assert_eq!(complete.1["data"]["succeeded"], 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_neither_delays_others_nor_stays() {
+    let s = TestServer::start_with(Backend::Sqlite, &[("HDNS_WS_PING_INTERVAL_SECS", "1")]).await;
+    let t = s.admin_token().await;
+    let z = s.create_zone(&t, json!({"name": "stall.test"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut stalled = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    let mut live = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    // `stalled` never reads from here on; `live` does and answers pings.
+    for i in 0..5 {
+        let started = std::time::Instant::now();
+        s.create_record(&t, json!({"zone_id": z, "name": format!("s{i}"), "record_type": "A", "value": "192.0.2.9"})).await;
+        let mut got = false;
+        while !got && started.elapsed() < Duration::from_secs(2) {
+            match live.next(Duration::from_secs(2)).await {
+                Next::Frame(f) if f["type"] == "ping" => live.send(json!({"type": "pong"})).await,
+                Next::Frame(f) => {
+                    let list = if f["type"] == "batch" {
+                        f["events"].as_array().unwrap().clone()
+                    } else {
+                        vec![f]
+                    };
+                    got = list.iter().any(|e| {
+                        e["event_type"] == "record_created"
+                            && e["data"]["record_name"] == format!("s{i}")
+                    });
+                }
+                other => panic!("live client: {other:?}"),
+            }
+        }
+        assert!(got, "the live client got record s{i} promptly");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The stalled client missed its pings and was closed.
+    assert_eq!(stalled.closed(Duration::from_secs(5)).await, Some(4004));
+}

@@ -5,6 +5,7 @@
 pub mod dispatcher;
 pub mod outbox;
 pub mod permissions;
+pub mod ratelimit;
 pub mod registry;
 
 pub use dispatcher::Dispatcher;

@@ -10,6 +10,7 @@ use dashmap::DashMap;
 use tokio::sync::Notify;
 
 use super::outbox::Outbox;
+use super::ratelimit::UserLimits;
 use crate::events::EventType;
 
 /// Why the server closes a session: a WebSocket close code and its reason.
@@ -22,6 +23,8 @@ pub struct CloseReason {
 pub struct SessionHandle {
     pub id: u64,
     pub user_id: i32,
+    /// The login session (JWT `sid`) the connection was opened with.
+    pub session_id: String,
     pub is_admin: AtomicBool,
     pub connected_at: String,
     /// Zones this user may read (unused for admins).
@@ -39,6 +42,7 @@ impl SessionHandle {
     pub fn new(
         id: u64,
         user_id: i32,
+        session_id: String,
         is_admin: bool,
         zones: HashSet<i32>,
         subscriptions: HashSet<EventType>,
@@ -47,6 +51,7 @@ impl SessionHandle {
         Self {
             id,
             user_id,
+            session_id,
             is_admin: AtomicBool::new(is_admin),
             connected_at: crate::events::now_iso(),
             zones: RwLock::new(zones),
@@ -99,6 +104,9 @@ pub struct ConnectionLimit(pub usize);
 
 pub struct Registry {
     sessions: DashMap<u64, Arc<SessionHandle>>,
+    /// Rate-limit windows per user, shared by their connections. Kept after
+    /// the last connection closes, so reconnecting does not reset them.
+    limits: DashMap<i32, Mutex<UserLimits>>,
     per_user: DashMap<i32, usize>,
     next_id: AtomicU64,
     pub max_per_user: usize,
@@ -108,6 +116,7 @@ impl Registry {
     pub fn new(max_per_user: usize) -> Self {
         Self {
             sessions: DashMap::new(),
+            limits: DashMap::new(),
             per_user: DashMap::new(),
             next_id: AtomicU64::new(1),
             max_per_user,
@@ -142,6 +151,13 @@ impl Registry {
         }
     }
 
+    /// Runs `f` on the user's rate-limit windows.
+    pub fn with_limits<T>(&self, user_id: i32, f: impl FnOnce(&mut UserLimits) -> T) -> T {
+        let entry = self.limits.entry(user_id).or_default();
+        let mut guard = entry.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
     pub fn len(&self) -> usize {
         self.sessions.len()
     }
@@ -169,6 +185,24 @@ impl Registry {
         }
     }
 
+    /// Closes the connections opened with one login session (logout).
+    pub fn close_session(&self, session_id: &str, code: u16, reason: &str) {
+        for e in self.sessions.iter() {
+            if e.value().session_id == session_id {
+                e.value().request_close(code, reason);
+            }
+        }
+    }
+
+    /// Closes a user's connections except those of `keep` (password change).
+    pub fn close_user_except(&self, user_id: i32, keep: &str, code: u16, reason: &str) {
+        for s in self.of_user(user_id) {
+            if s.session_id != keep {
+                s.request_close(code, reason);
+            }
+        }
+    }
+
     /// Visits sessions without collecting them (the Dispatcher's hot path).
     pub fn for_each(&self, mut f: impl FnMut(&Arc<SessionHandle>)) {
         for e in self.sessions.iter() {
@@ -185,6 +219,7 @@ mod tests {
         Arc::new(SessionHandle::new(
             r.next_id(),
             user,
+            "sid".into(),
             false,
             HashSet::new(),
             HashSet::new(),
