@@ -20,6 +20,17 @@ pub fn error(code: &str, message: &str, details: Option<Value>, id: Option<&Valu
     v.to_string()
 }
 
+/// `{"type":"warning", code, message, timestamp}`.
+pub fn warning(code: &str, message: &str) -> String {
+    serde_json::json!({
+        "type": "warning",
+        "code": code,
+        "message": message,
+        "timestamp": crate::now_iso(),
+    })
+    .to_string()
+}
+
 /// `{"type":"response", data, timestamp, id?}`.
 pub fn response(data: impl Serialize, id: Option<&Value>) -> String {
     let mut v = serde_json::json!({

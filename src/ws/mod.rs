@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use hdns_actors::events::EventType;
 use hdns_actors::ws::{permissions, Dispatcher, Registry, SessionHandle};
 use serde::Deserialize;
 
@@ -32,6 +33,8 @@ pub mod close {
     pub const TOO_SLOW: u16 = hdns_actors::ws::dispatcher::CLOSE_TOO_SLOW;
     /// More connections than the per-user limit.
     pub const CONNECTION_LIMIT: u16 = 4029;
+    /// The role may not use this endpoint (admin-only events, debug mode).
+    pub const PERMISSION_DENIED: u16 = 4030;
 }
 
 /// Shared by every session.
@@ -57,14 +60,27 @@ impl Hub {
 #[derive(Deserialize)]
 pub struct ConnectQuery {
     pub token: Option<String>,
+    /// `true`: log every frame of this connection (admins only).
+    pub debug: Option<bool>,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/ws").route(web::get().to(connect)));
+    cfg.service(web::resource("/ws").route(web::get().to(connect)))
+        .service(web::resource("/ws/{topic}/{user_id}").route(web::get().to(legacy)));
 }
 
 /// Largest frame the server reads; bigger text messages are INVALID_MESSAGE.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// How a connection was opened: the unified endpoint or a legacy one.
+struct Entry {
+    /// Subscriptions instead of the role's defaults.
+    preset: Option<Vec<EventType>>,
+    /// A frame sent first (the legacy endpoints' deprecation warning).
+    greeting: Option<String>,
+    /// Legacy endpoints name a user in the path: it must be the token's.
+    path_user: Option<i32>,
+}
 
 async fn connect(
     req: HttpRequest,
@@ -72,11 +88,69 @@ async fn connect(
     state: web::Data<AppState>,
     q: web::Query<ConnectQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let token = q.token.clone().unwrap_or_default();
+    let entry = Entry {
+        preset: None,
+        greeting: None,
+        path_user: None,
+    };
+    open(req, stream, state, q.into_inner(), entry).await
+}
+
+/// The legacy per-area endpoints, kept for old dashboards: same token rules,
+/// preset subscriptions and a deprecation warning first.
+async fn legacy(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    q: web::Query<ConnectQuery>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, actix_web::Error> {
+    use EventType::*;
+    let (topic, user) = path.into_inner();
+    let preset = match topic.as_str() {
+        "health" => vec![HealthUpdate, HealthAlert],
+        "dns_management" => vec![
+            ZoneCreated,
+            ZoneUpdated,
+            ZoneDeleted,
+            RecordCreated,
+            RecordUpdated,
+            RecordDeleted,
+            BulkOperationProgress,
+            BulkOperationComplete,
+        ],
+        "security" => vec![SecurityAlert, ThreatDetected, RpzUpdated, ThreatFeedUpdated],
+        _ => {
+            let e = crate::error::ApiError::not_found("WebSocket endpoint");
+            return Ok(actix_web::ResponseError::error_response(&e));
+        }
+    };
+    let greeting = messages::warning(
+        "DEPRECATED_ENDPOINT",
+        &format!("/ws/{topic}/{{user_id}} is deprecated; use /ws and subscribe to the event types you need"),
+    );
+    let entry = Entry {
+        preset: Some(preset),
+        greeting: Some(greeting),
+        path_user: Some(user.parse().unwrap_or(-1)),
+    };
+    open(req, stream, state, q.into_inner(), entry).await
+}
+
+async fn open(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    q: ConnectQuery,
+    entry: Entry,
+) -> Result<HttpResponse, actix_web::Error> {
+    let token = q.token.unwrap_or_default();
+    let refuse =
+        |code: &'static str, message: &str, close: u16| Rejected::new(code, message, close);
     let auth = match authenticate(&state, &token).await {
         Ok(a) if !a.user.must_change_password => a,
         Ok(_) => {
-            let r = Rejected::new(
+            let r = refuse(
                 "AUTH_FAILED",
                 "The password must be changed first",
                 close::AUTH_FAILED,
@@ -84,7 +158,7 @@ async fn connect(
             return start(r, &req, stream);
         }
         Err(_) => {
-            let r = Rejected::new(
+            let r = refuse(
                 "AUTH_FAILED",
                 "A valid access token is required",
                 close::AUTH_FAILED,
@@ -92,8 +166,43 @@ async fn connect(
             return start(r, &req, stream);
         }
     };
-    let hub = state.hub.clone();
+    if entry.path_user.is_some_and(|u| u != auth.user.id) {
+        let r = refuse(
+            "AUTH_FAILED",
+            "The path's user is not the token's user",
+            close::AUTH_FAILED,
+        );
+        return start(r, &req, stream);
+    }
     let is_admin = auth.is_admin();
+    let subscriptions: HashSet<EventType> = match entry.preset {
+        Some(list) => {
+            let allowed: HashSet<EventType> = list
+                .iter()
+                .copied()
+                .filter(|t| permissions::may_subscribe(is_admin, *t))
+                .collect();
+            if allowed.is_empty() {
+                let r = refuse(
+                    "PERMISSION_DENIED",
+                    "Your role may not receive these events",
+                    close::PERMISSION_DENIED,
+                );
+                return start(r, &req, stream);
+            }
+            allowed
+        }
+        None => permissions::defaults(is_admin).into_iter().collect(),
+    };
+    if q.debug == Some(true) && !is_admin {
+        let r = refuse(
+            "PERMISSION_DENIED",
+            "Debug mode is for admins",
+            close::PERMISSION_DENIED,
+        );
+        return start(r, &req, stream);
+    }
+    let hub = state.hub.clone();
     let zones: HashSet<i32> = if is_admin {
         HashSet::new()
     } else {
@@ -109,18 +218,32 @@ async fn connect(
         auth.session_id.clone(),
         is_admin,
         zones,
-        permissions::defaults(is_admin).into_iter().collect(),
+        subscriptions,
         hub.queue_capacity,
     ));
     if hub.registry.register(handle.clone()).is_err() {
-        let r = Rejected::new(
+        let r = refuse(
             "CONNECTION_LIMIT",
             &format!("At most {} connections per user", hub.registry.max_per_user),
             close::CONNECTION_LIMIT,
         );
         return start(r, &req, stream);
     }
-    let session = WsSession::new(handle, hub, state.get_ref().clone(), token, auth.claims.exp);
+    let opts = session::Options {
+        greeting: entry.greeting,
+        debug: q.debug == Some(true),
+        username: auth.user.username.clone(),
+        ip: crate::http::client_ip(&req),
+        path: req.path().to_string(),
+    };
+    let session = WsSession::new(
+        handle,
+        hub,
+        state.get_ref().clone(),
+        token,
+        auth.claims.exp,
+        opts,
+    );
     start(session, &req, stream)
 }
 

@@ -51,7 +51,19 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Rejected {
     fn handle(&mut self, _: Result<ws::Message, ws::ProtocolError>, _: &mut Self::Context) {}
 }
 
+/// How the connection was opened.
+pub struct Options {
+    /// A frame sent first (legacy endpoints: a deprecation warning).
+    pub greeting: Option<String>,
+    /// Log every frame (admins only, `?debug=true`).
+    pub debug: bool,
+    pub username: String,
+    pub ip: Option<String>,
+    pub path: String,
+}
+
 pub struct WsSession {
+    opts: Options,
     handle: Arc<SessionHandle>,
     hub: Arc<Hub>,
     state: AppState,
@@ -73,8 +85,10 @@ impl WsSession {
         state: AppState,
         token: String,
         expires_at: i64,
+        opts: Options,
     ) -> Self {
         Self {
+            opts,
             handle,
             hub,
             state,
@@ -89,6 +103,9 @@ impl WsSession {
 
     fn send(&self, ctx: &mut ws::WebsocketContext<Self>, text: String) {
         self.handle.messages_sent.fetch_add(1, Ordering::Relaxed);
+        if self.opts.debug {
+            tracing::info!(connection = self.handle.id, bytes = text.len(), frame = %text, "ws debug: sent");
+        }
         ctx.text(text);
     }
 
@@ -154,6 +171,9 @@ impl WsSession {
             .messages_received
             .fetch_add(1, Ordering::Relaxed);
         self.last_activity = crate::now_iso();
+        if self.opts.debug {
+            tracing::info!(connection = self.handle.id, frame = %text, "ws debug: received");
+        }
         // The token is checked on every message, not only at connect.
         if self.state.jwt.verify(&self.token).is_none() {
             self.error(
@@ -341,8 +361,41 @@ impl WsSession {
             }
         }
         let key = if add { "subscribed" } else { "unsubscribed" };
+        self.audit(
+            if add {
+                "ws.subscribe"
+            } else {
+                "ws.unsubscribe"
+            },
+            json!({ "event_types": names(&types) }),
+        );
         let data = json!({ key: names(&types), "subscriptions": self.subscriptions() });
         self.send(ctx, messages::response(data, id));
+    }
+}
+
+impl WsSession {
+    /// Writes an audit row in the background: the socket never waits on it.
+    fn audit(&self, action: &'static str, after: Value) {
+        let db = self.state.db.clone();
+        let actor = crate::services::Actor {
+            id: Some(self.handle.user_id),
+            username: Some(self.opts.username.clone()),
+            ip: self.opts.ip.clone(),
+        };
+        let id = format!("conn_{}", self.handle.id);
+        tokio::spawn(async move {
+            let entry = crate::services::audit::Entry {
+                action,
+                resource_type: "websocket",
+                resource_id: Some(id),
+                before: None,
+                after: Some(after),
+            };
+            if let Err(e) = crate::services::audit::record(&db, &actor, entry).await {
+                tracing::warn!(error = %e, "websocket audit write failed");
+            }
+        });
     }
 }
 
@@ -354,6 +407,10 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.audit("ws.connect", json!({"path": self.opts.path, "subscriptions": self.subscriptions(), "debug": self.opts.debug}));
+        if let Some(g) = self.opts.greeting.take() {
+            self.send(ctx, g);
+        }
         let handle = self.handle.clone();
         ctx.add_stream(futures_util::stream::unfold(handle, |h| async move {
             h.notify.notified().await;
@@ -385,6 +442,18 @@ impl Actor for WsSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.hub.registry.unregister(self.handle.id);
+        let reason = self
+            .handle
+            .close_requested()
+            .map(|c| json!({"code": c.code, "reason": c.reason}));
+        self.audit(
+            "ws.disconnect",
+            json!({
+                "messages_sent": self.handle.messages_sent.load(Ordering::Relaxed),
+                "messages_received": self.handle.messages_received.load(Ordering::Relaxed),
+                "closed_by_server": reason,
+            }),
+        );
     }
 }
 

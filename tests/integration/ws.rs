@@ -534,3 +534,79 @@ async fn a_stalled_client_neither_delays_others_nor_stays() {
     // The stalled client missed its pings and was closed.
     assert_eq!(stalled.closed(Duration::from_secs(5)).await, Some(4004));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_endpoints_debug_mode_and_audit() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let t = s.admin_token().await;
+    let uid = s.create_user(&t, "fred", "fred-password-12", "user").await;
+    let (ut, _) = s.login("fred", "fred-password-12").await;
+
+    // Legacy: a deprecation warning first, then preset subscriptions.
+    let mut c = WsClient::connect(&s.base, &format!("/health/{uid}?token={ut}")).await;
+    let w = c.frame().await;
+    assert_eq!(
+        (w["type"].as_str(), w["code"].as_str()),
+        (Some("warning"), Some("DEPRECATED_ENDPOINT")),
+        "{w}"
+    );
+    let r = c.ask(json!({"type": "get_subscriptions"})).await;
+    assert_eq!(
+        types(&r["data"]["subscriptions"]),
+        ["health_update", "health_alert"]
+    );
+    let mut c = WsClient::connect(&s.base, &format!("/dns_management/{uid}?token={ut}")).await;
+    c.frame().await;
+    let r = c.ask(json!({"type": "get_subscriptions"})).await;
+    assert!(types(&r["data"]["subscriptions"]).contains(&"record_created".to_string()));
+    // Someone else's path, or an admin-only topic for a user: refused.
+    let mut c = WsClient::connect(&s.base, &format!("/health/1?token={ut}")).await;
+    assert_eq!(c.frame().await["error_code"], "AUTH_FAILED");
+    assert_eq!(c.closed(Duration::from_secs(5)).await, Some(4001));
+    let mut c = WsClient::connect(&s.base, &format!("/security/{uid}?token={ut}")).await;
+    assert_eq!(c.frame().await["error_code"], "PERMISSION_DENIED");
+    assert_eq!(c.closed(Duration::from_secs(5)).await, Some(4030));
+    let mut c = WsClient::connect(&s.base, &format!("/security/1?token={t}")).await;
+    assert_eq!(c.frame().await["type"], "warning");
+    let r = c.ask(json!({"type": "get_subscriptions"})).await;
+    assert_eq!(
+        types(&r["data"]["subscriptions"]),
+        [
+            "security_alert",
+            "threat_detected",
+            "rpz_updated",
+            "threat_feed_updated"
+        ]
+    );
+
+    // Debug mode: admins only; it logs the connection's frames.
+    let mut c = WsClient::connect(&s.base, &format!("?token={ut}&debug=true")).await;
+    assert_eq!(c.frame().await["error_code"], "PERMISSION_DENIED");
+    let mut c = WsClient::connect(&s.base, &format!("?token={t}&debug=true")).await;
+    c.ask(json!({"type": "ping", "id": "debug-me"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.logs().contains("ws debug: received") && s.logs().contains("debug-me"));
+    assert!(!s.logs().contains(&t), "the token never reaches the log");
+    c.ask(json!({"type": "unsubscribe", "data": {"event_types": ["system_metrics"]}}))
+        .await;
+    drop(c);
+
+    // Connects, subscription changes and disconnects are audited.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let db = s.db().await;
+    use sea_orm::{ConnectionTrait, Statement};
+    for action in ["ws.connect", "ws.unsubscribe", "ws.disconnect"] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            row.try_get::<i64>("", "n").unwrap() >= 1,
+            "{action} audited"
+        );
+    }
+}
