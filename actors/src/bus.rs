@@ -35,24 +35,32 @@ impl EventBus {
 
     pub fn publish(&self, event: Event) {
         let event = Arc::new(event);
-        if let Some(db) = self.db.clone() {
-            let e = event.clone();
-            let failures = self.log_failures.clone();
-            tokio::spawn(async move {
-                let row = event_log::ActiveModel {
-                    event_type: Set(e.event_type.as_str().to_string()),
-                    priority: Set(e.priority.as_str().to_string()),
-                    payload: Set(e.data.clone()),
-                    created_at: Set(chrono::Utc::now()),
-                    ..Default::default()
-                };
-                if let Err(err) = row.insert(&db).await {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %err, "event log write failed");
-                }
-            });
-        }
+        self.log(event.clone());
         // No receiver yet is not an error: the event is still in the log.
         let _ = self.tx.send(event);
+    }
+
+    /// Appends an event to the event log without delivering it (an event one
+    /// connection already received directly, such as its `session_expired`).
+    pub fn record(&self, event: Event) {
+        self.log(Arc::new(event));
+    }
+
+    fn log(&self, e: Arc<Event>) {
+        let Some(db) = self.db.clone() else { return };
+        let failures = self.log_failures.clone();
+        tokio::spawn(async move {
+            let row = event_log::ActiveModel {
+                event_type: Set(e.event_type.as_str().to_string()),
+                priority: Set(e.priority.as_str().to_string()),
+                payload: Set(e.data.clone()),
+                created_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            };
+            if let Err(err) = row.insert(&db).await {
+                failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "event log write failed");
+            }
+        });
     }
 }

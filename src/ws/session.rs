@@ -436,6 +436,7 @@ impl Actor for WsSession {
                 .for_user(act.handle.user_id);
             let frame = hdns_actors::ws::dispatcher::envelope(&ev, &ev.data);
             act.send(ctx, frame.to_string());
+            act.state.dns.bus.record(ev);
             act.close_with(ctx, close::SESSION_EXPIRED, "session_expired");
         });
     }
