@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::common::bind::{self, dig, wait_for, AuthorityNamed};
@@ -22,14 +21,7 @@ async fn soa_serial(port: u16, zone: &str) -> i64 {
 }
 
 async fn event_count(s: &TestServer, event_type: &str) -> i64 {
-    let db = s.db().await;
-    let sql = format!("SELECT COUNT(*) AS n FROM event_log WHERE event_type = '{event_type}'");
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    s.count_where("event_log", "event_type", event_type).await
 }
 
 async fn records_follow_rest_changes(backend: Backend) {

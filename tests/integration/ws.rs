@@ -593,19 +593,9 @@ async fn legacy_endpoints_debug_mode_and_audit() {
 
     // Connects, subscription changes and disconnects are audited.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let db = s.db().await;
-    use sea_orm::{ConnectionTrait, Statement};
     for action in ["ws.connect", "ws.unsubscribe", "ws.disconnect"] {
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM audit_log WHERE action = '{action}'"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
         assert!(
-            row.try_get::<i64>("", "n").unwrap() >= 1,
+            s.count_where("audit_log", "action", action).await >= 1,
             "{action} audited"
         );
     }

@@ -274,6 +274,19 @@ impl TestServer {
         self.call(Method::DELETE, path, token, None).await
     }
 
+    /// `SELECT COUNT(*) FROM table WHERE column = value` in the server's database.
+    pub async fn count_where(&self, table: &str, column: &str, value: &str) -> i64 {
+        use sea_orm::Statement;
+        let db = self.db().await;
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = '{value}'");
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
     /// Creates a zone and returns its JSON.
     pub async fn create_zone(&self, token: &str, body: Value) -> Value {
         let r = self.post("/api/zones", Some(token), body).await;
