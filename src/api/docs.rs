@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{auth, forwarders, health, records, users, zones};
+use super::{auth, events, forwarders, health, records, users, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{auth, forwarders, health, records, users, zones};
         zones::list, zones::create, zones::get, zones::update, zones::delete, zones::export, zones::import, zones::validate,
         zones::permissions, zones::grant, zones::revoke,
         records::list, records::create, records::get, records::update, records::delete, records::bulk_start, records::bulk_status,
+        events::publish,
         forwarders::list, forwarders::create, forwarders::get, forwarders::update, forwarders::delete, forwarders::test,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -30,6 +31,7 @@ use super::{auth, forwarders, health, records, users, zones};
         (name = "zones", description = "Zones, zone files and zone grants"),
         (name = "records", description = "DNS records and bulk changes"),
         (name = "forwarders", description = "Conditional forwarders"),
+        (name = "events", description = "Publishing events to WebSocket sessions"),
     )
 )]
 pub struct ApiDoc;

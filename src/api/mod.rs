@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod docs;
+pub mod events;
 pub mod forwarders;
 pub mod health;
 pub mod pagination;
@@ -19,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_zone_file: usize) {
             .service(web::scope("/users").configure(users::configure))
             .service(web::scope("/zones").configure(|c| zones::configure(c, max_zone_file)))
             .service(web::scope("/dns-records").configure(records::configure))
-            .service(web::scope("/forwarders").configure(forwarders::configure)),
+            .service(web::scope("/forwarders").configure(forwarders::configure))
+            .service(web::scope("/events").configure(events::configure)),
     )
     .configure(docs::configure);
 }

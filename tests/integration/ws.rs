@@ -600,3 +600,72 @@ async fn legacy_endpoints_debug_mode_and_audit() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_publish_through_the_dispatcher() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let t = s.admin_token().await;
+    s.create_user(&t, "gina", "gina-password-12", "user").await;
+    let (ut, _) = s.login("gina", "gina-password-12").await;
+    let mut a = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    let mut u = WsClient::connect(&s.base, &format!("?token={ut}")).await;
+
+    let alert = json!({"alert_id": "a1", "severity": "high", "category": "malware", "message": "test", "source_ip": "192.0.2.1", "details": {}, "timestamp": "2026-01-01T00:00:00Z"});
+    let r = s
+        .post(
+            "/api/events/publish",
+            Some(&t),
+            json!({"event_type": "security_alert", "data": alert, "count": 3}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.body["published"], 3);
+    let got = a.events(Duration::from_millis(500)).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|(kind, e)| kind == "event"
+        && e["priority"] == "critical"
+        && e["data"]["alert_id"] == "a1"));
+    assert!(
+        u.events(Duration::from_millis(200)).await.is_empty(),
+        "security events are admin-only"
+    );
+
+    // A health update reaches users too, without admin-only fields.
+    let r = s
+        .post("/api/events/publish", Some(&t), json!({"event_type": "health_update", "data": {"component": "system", "status": "healthy", "metrics": {}, "ip": "192.0.2.5", "timestamp": "2026-01-01T00:00:00Z"}}))
+        .await;
+    assert_eq!(r.status, 202);
+    let got = u.events(Duration::from_millis(1500)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].1["priority"], "normal");
+    assert!(got[0].1["data"].get("ip").is_none(), "{got:?}");
+    let got = a.events(Duration::from_millis(1500)).await;
+    assert_eq!(got[0].1["data"]["ip"], "192.0.2.5");
+
+    assert_eq!(
+        s.post(
+            "/api/events/publish",
+            Some(&ut),
+            json!({"event_type": "health_update", "data": {}})
+        )
+        .await
+        .status,
+        403
+    );
+    let r = s
+        .post(
+            "/api/events/publish",
+            Some(&t),
+            json!({"event_type": "nope", "data": {}}),
+        )
+        .await;
+    assert_eq!(r.body["details"]["field"], "event_type");
+    let r = s
+        .post(
+            "/api/events/publish",
+            Some(&t),
+            json!({"event_type": "health_update", "data": {}, "count": 10001}),
+        )
+        .await;
+    assert_eq!(r.body["details"]["field"], "count");
+}
