@@ -1,0 +1,319 @@
+//! WebSocket load tool: N authenticated sessions on the real server over
+//! loopback, events driven through the real Dispatcher (`POST
+//! /api/events/publish`), real JSON frames; then the same clients against a
+//! minimal tokio-tungstenite broadcast server as the floor.
+//!
+//! Run: `cargo bench --bench ws_load` (defaults below), or with
+//! `WS_LOAD_SESSIONS`, `WS_LOAD_SECONDS`, `WS_LOAD_RATE` (events per second
+//! offered), `WS_LOAD_CRITICAL_EVERY` (one critical event every n ticks of 100 ms).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// What the clients saw.
+#[derive(Default)]
+struct Tally {
+    connected: AtomicU64,
+    open: AtomicU64,
+    events: AtomicU64,
+    frames: AtomicU64,
+    /// Latency samples (ms) per priority: critical, high, normal, low.
+    samples: [Mutex<Vec<f64>>; 4],
+    measuring: AtomicBool,
+}
+
+fn prio_index(p: &str) -> usize {
+    match p {
+        "critical" => 0,
+        "high" => 1,
+        "normal" => 2,
+        _ => 3,
+    }
+}
+
+fn record_frame(t: &Tally, text: &str, sample: bool) {
+    let n = text.matches("\"event_type\"").count() as u64;
+    if !t.measuring.load(Ordering::Relaxed) {
+        return;
+    }
+    t.frames.fetch_add(1, Ordering::Relaxed);
+    t.events.fetch_add(n, Ordering::Relaxed);
+    if !sample && !text.contains("\"critical\"") {
+        return;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(text) else { return };
+    let list = match v["type"].as_str() {
+        Some("batch") => v["events"].as_array().cloned().unwrap_or_default(),
+        Some("event") => vec![v],
+        _ => return,
+    };
+    let now = chrono::Utc::now();
+    for e in list {
+        let Some(ts) = e["data"]["sent_at"].as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) else {
+            continue;
+        };
+        let ms = (now - ts.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        let i = prio_index(e["priority"].as_str().unwrap_or("low"));
+        if let Ok(mut s) = t.samples[i].lock() {
+            s.push(ms);
+        }
+    }
+}
+
+async fn open_clients(url: String, n: u64, tally: Arc<Tally>) {
+    let gate = Arc::new(Semaphore::new(256));
+    let mut handles = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let permit = gate.clone().acquire_owned().await.unwrap();
+        let url = url.clone();
+        let tally = tally.clone();
+        handles.push(tokio::spawn(async move {
+            let Ok((ws, _)) = tokio_tungstenite::connect_async(url).await else {
+                drop(permit);
+                return;
+            };
+            drop(permit);
+            tally.connected.fetch_add(1, Ordering::Relaxed);
+            tally.open.fetch_add(1, Ordering::Relaxed);
+            let (mut tx, mut rx) = ws.split();
+            let sample = i % 50 == 0;
+            while let Some(Ok(m)) = rx.next().await {
+                if let Message::Text(t) = m {
+                    if t.contains("\"type\":\"ping\"") {
+                        let _ = tx.send(Message::text("{\"type\":\"pong\"}")).await;
+                        continue;
+                    }
+                    record_frame(&tally, &t, sample);
+                }
+            }
+            tally.open.fetch_sub(1, Ordering::Relaxed);
+        }));
+        if i % 1000 == 999 {
+            tokio::task::yield_now().await;
+        }
+    }
+    // Wait until every handshake finished (or failed).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while gate.available_permits() < 256 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::mem::forget(handles);
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Outcome {
+    held: u64,
+    deliveries_per_sec: f64,
+    lat: [(f64, f64, usize); 4],
+}
+
+fn summarize(label: &str, t: &Tally, seconds: f64) -> Outcome {
+    let events = t.events.load(Ordering::Relaxed);
+    let mut lat = [(0.0, 0.0, 0); 4];
+    for (i, name) in ["critical", "high", "normal", "low"].iter().enumerate() {
+        let mut s = t.samples[i].lock().unwrap().clone();
+        lat[i] = (pct(&mut s, 0.5), pct(&mut s, 0.99), s.len());
+        if !s.is_empty() {
+            println!("  {label} {name}: p50 {:.1} ms, p99 {:.1} ms ({} samples)", lat[i].0, lat[i].1, lat[i].2);
+        }
+    }
+    let o = Outcome {
+        held: t.open.load(Ordering::Relaxed),
+        deliveries_per_sec: events as f64 / seconds,
+        lat,
+    };
+    println!(
+        "  {label}: {} connections held, {events} events in {} frames over {seconds:.1} s = {:.0} deliveries/s",
+        o.held,
+        t.frames.load(Ordering::Relaxed),
+        o.deliveries_per_sec
+    );
+    o
+}
+
+fn event_data(i: u64) -> Value {
+    json!({"component": "system", "status": "healthy", "metrics": {"response_time": i}, "sent_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)})
+}
+
+async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-dns"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HDNS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HDNS_DATA_DIR", dir.path().join("data"))
+        .env("HDNS_ADMIN_PASSWORD", "admin-password-123")
+        .env("HDNS_BIND_MODE", "disabled")
+        .env("HDNS_RATE_LIMIT_PER_USER", "0")
+        .env("HDNS_RATE_LIMIT_PER_IP", "0")
+        .env("HDNS_WS_MAX_CONNECTIONS_PER_USER", (sessions + 10).to_string())
+        .env("HDNS_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    while http.get(format!("{base}/api/health")).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let login: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "admin", "password": "admin-password-123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    // Only the benchmark's type: `health_update` (normal) and `security_alert` (critical).
+    let before = rss_kib(pid);
+    let tally = Arc::new(Tally::default());
+    let t0 = Instant::now();
+    open_clients(format!("ws://127.0.0.1:{port}/ws?token={token}"), sessions, tally.clone()).await;
+    println!(
+        "ours: {} of {sessions} sessions connected in {:.1} s",
+        tally.connected.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(pid);
+    let per_session = (after.saturating_sub(before)) as f64 * 1024.0 / tally.connected.load(Ordering::Relaxed).max(1) as f64;
+    println!("ours: server RSS {before} KiB -> {after} KiB idle: {:.1} KiB per session", per_session / 1024.0);
+
+    tally.measuring.store(true, Ordering::Relaxed);
+    let drive_start = Instant::now();
+    let tick = Duration::from_millis(100);
+    let per_tick = (rate / 10).max(1);
+    let mut sent = 0u64;
+    let mut tick_no = 0u64;
+    while drive_start.elapsed() < Duration::from_secs(seconds) {
+        let t = Instant::now();
+        let mut bodies = vec![json!({"event_type": "health_update", "data": event_data(sent), "count": per_tick})];
+        if critical_every > 0 && tick_no.is_multiple_of(critical_every) {
+            bodies.push(json!({"event_type": "security_alert", "data": event_data(sent), "count": 1}));
+        }
+        for body in bodies {
+            let n = body["count"].as_u64().unwrap_or(1);
+            let r = http.post(format!("{base}/api/events/publish")).bearer_auth(&token).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            sent += n;
+        }
+        tick_no += 1;
+        tokio::time::sleep(tick.saturating_sub(t.elapsed())).await;
+    }
+    // Let the last batches (1 s window) arrive.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tally.measuring.store(false, Ordering::Relaxed);
+    let secs = drive_start.elapsed().as_secs_f64();
+    println!("ours: offered {sent} events ({:.0}/s) to {sessions} sessions", sent as f64 / seconds as f64);
+    let o = summarize("ours", &tally, secs);
+    let _ = child.kill();
+    let _ = child.wait();
+    o
+}
+
+/// The floor: accept, then write every broadcast frame to every socket.
+async fn run_floor(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -> Outcome {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (btx, _) = tokio::sync::broadcast::channel::<Arc<str>>(65_536);
+    let b2 = btx.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let mut rx = b2.subscribe();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                while let Ok(frame) = rx.recv().await {
+                    if ws.send(Message::text(frame.to_string())).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let tally = Arc::new(Tally::default());
+    open_clients(format!("ws://127.0.0.1:{port}/"), sessions, tally.clone()).await;
+    println!("floor: {} of {sessions} sessions connected", tally.connected.load(Ordering::Relaxed));
+    tally.measuring.store(true, Ordering::Relaxed);
+    let drive_start = Instant::now();
+    let per_tick = (rate / 10).max(1);
+    let mut sent = 0u64;
+    let mut tick_no = 0u64;
+    while drive_start.elapsed() < Duration::from_secs(seconds) {
+        let t = Instant::now();
+        let mut batch = vec![("health_update", "normal", per_tick)];
+        if critical_every > 0 && tick_no.is_multiple_of(critical_every) {
+            batch.push(("security_alert", "critical", 1));
+        }
+        for (kind, prio, n) in batch {
+            for _ in 0..n {
+                let env = json!({"type": "event", "event_type": kind, "data": event_data(sent), "timestamp": chrono::Utc::now().to_rfc3339(), "priority": prio});
+                let _ = btx.send(Arc::from(env.to_string()));
+            }
+            sent += n;
+        }
+        tick_no += 1;
+        tokio::time::sleep(Duration::from_millis(100).saturating_sub(t.elapsed())).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tally.measuring.store(false, Ordering::Relaxed);
+    summarize("floor", &tally, drive_start.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let sessions = env_or("WS_LOAD_SESSIONS", 10_000);
+    let seconds = env_or("WS_LOAD_SECONDS", 15);
+    let rate = env_or("WS_LOAD_RATE", 40);
+    let critical_every = env_or("WS_LOAD_CRITICAL_EVERY", 20);
+    println!("ws_load: {sessions} sessions, {seconds} s, {rate} normal events/s offered, one critical every {critical_every} x 100 ms");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let ours = rt.block_on(run_ours(sessions, seconds, rate, critical_every));
+    let floor = rt.block_on(run_floor(sessions, seconds, rate, critical_every));
+    println!(
+        "result: ours {:.0} deliveries/s, floor {:.0} deliveries/s, ratio {:.2}; ours held {} sessions; critical p99 {:.1} ms",
+        ours.deliveries_per_sec,
+        floor.deliveries_per_sec,
+        ours.deliveries_per_sec / floor.deliveries_per_sec.max(1.0),
+        ours.held,
+        ours.lat[0].1
+    );
+}
