@@ -17,11 +17,18 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -66,7 +73,9 @@ fn record_frame(t: &Tally, text: &str, sample: bool) {
     if !sample && !text.contains("\"critical\"") {
         return;
     }
-    let Ok(v) = serde_json::from_str::<Value>(text) else { return };
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
     let list = match v["type"].as_str() {
         Some("batch") => v["events"].as_array().cloned().unwrap_or_default(),
         Some("event") => vec![v],
@@ -74,10 +83,16 @@ fn record_frame(t: &Tally, text: &str, sample: bool) {
     };
     let now = chrono::Utc::now();
     for e in list {
-        let Some(ts) = e["data"]["sent_at"].as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) else {
+        let Some(ts) = e["data"]["sent_at"]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        else {
             continue;
         };
-        let ms = (now - ts.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        let ms = (now - ts.with_timezone(&chrono::Utc))
+            .num_microseconds()
+            .unwrap_or(0) as f64
+            / 1000.0;
         let i = prio_index(e["priority"].as_str().unwrap_or("low"));
         if let Ok(mut s) = t.samples[i].lock() {
             s.push(ms);
@@ -147,7 +162,10 @@ fn summarize(label: &str, t: &Tally, seconds: f64) -> Outcome {
         let mut s = t.samples[i].lock().unwrap().clone();
         lat[i] = (pct(&mut s, 0.5), pct(&mut s, 0.99), s.len());
         if !s.is_empty() {
-            println!("  {label} {name}: p50 {:.1} ms, p99 {:.1} ms ({} samples)", lat[i].0, lat[i].1, lat[i].2);
+            println!(
+                "  {label} {name}: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
+                lat[i].0, lat[i].1, lat[i].2
+            );
         }
     }
     let o = Outcome {
@@ -180,7 +198,10 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
         .env("HDNS_BIND_MODE", "disabled")
         .env("HDNS_RATE_LIMIT_PER_USER", "0")
         .env("HDNS_RATE_LIMIT_PER_IP", "0")
-        .env("HDNS_WS_MAX_CONNECTIONS_PER_USER", (sessions + 10).to_string())
+        .env(
+            "HDNS_WS_MAX_CONNECTIONS_PER_USER",
+            (sessions + 10).to_string(),
+        )
         .env("HDNS_LOG_LEVEL", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -191,7 +212,10 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
     let http = reqwest::Client::new();
     let start = Instant::now();
     while http.get(format!("{base}/api/health")).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let login: Value = http
@@ -208,7 +232,12 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
     let before = rss_kib(pid);
     let tally = Arc::new(Tally::default());
     let t0 = Instant::now();
-    open_clients(format!("ws://127.0.0.1:{port}/ws?token={token}"), sessions, tally.clone()).await;
+    open_clients(
+        format!("ws://127.0.0.1:{port}/ws?token={token}"),
+        sessions,
+        tally.clone(),
+    )
+    .await;
     println!(
         "ours: {} of {sessions} sessions connected in {:.1} s",
         tally.connected.load(Ordering::Relaxed),
@@ -216,8 +245,12 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(pid);
-    let per_session = (after.saturating_sub(before)) as f64 * 1024.0 / tally.connected.load(Ordering::Relaxed).max(1) as f64;
-    println!("ours: server RSS {before} KiB -> {after} KiB idle: {:.1} KiB per session", per_session / 1024.0);
+    let per_session = (after.saturating_sub(before)) as f64 * 1024.0
+        / tally.connected.load(Ordering::Relaxed).max(1) as f64;
+    println!(
+        "ours: server RSS {before} KiB -> {after} KiB idle: {:.1} KiB per session",
+        per_session / 1024.0
+    );
 
     tally.measuring.store(true, Ordering::Relaxed);
     let drive_start = Instant::now();
@@ -227,13 +260,23 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
     let mut tick_no = 0u64;
     while drive_start.elapsed() < Duration::from_secs(seconds) {
         let t = Instant::now();
-        let mut bodies = vec![json!({"event_type": "health_update", "data": event_data(sent), "count": per_tick})];
+        let mut bodies = vec![
+            json!({"event_type": "health_update", "data": event_data(sent), "count": per_tick}),
+        ];
         if critical_every > 0 && tick_no.is_multiple_of(critical_every) {
-            bodies.push(json!({"event_type": "security_alert", "data": event_data(sent), "count": 1}));
+            bodies.push(
+                json!({"event_type": "security_alert", "data": event_data(sent), "count": 1}),
+            );
         }
         for body in bodies {
             let n = body["count"].as_u64().unwrap_or(1);
-            let r = http.post(format!("{base}/api/events/publish")).bearer_auth(&token).json(&body).send().await.unwrap();
+            let r = http
+                .post(format!("{base}/api/events/publish"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 202);
             sent += n;
         }
@@ -244,7 +287,10 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
     tokio::time::sleep(Duration::from_millis(1500)).await;
     tally.measuring.store(false, Ordering::Relaxed);
     let secs = drive_start.elapsed().as_secs_f64();
-    println!("ours: offered {sent} events ({:.0}/s) to {sessions} sessions", sent as f64 / seconds as f64);
+    println!(
+        "ours: offered {sent} events ({:.0}/s) to {sessions} sessions",
+        sent as f64 / seconds as f64
+    );
     let o = summarize("ours", &tally, secs);
     let _ = child.kill();
     let _ = child.wait();
@@ -261,7 +307,9 @@ async fn run_floor(sessions: u64, seconds: u64, rate: u64, critical_every: u64) 
         while let Ok((tcp, _)) = listener.accept().await {
             let mut rx = b2.subscribe();
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
                 while let Ok(frame) = rx.recv().await {
                     if ws.send(Message::text(frame.to_string())).await.is_err() {
                         break;
@@ -272,7 +320,10 @@ async fn run_floor(sessions: u64, seconds: u64, rate: u64, critical_every: u64) 
     });
     let tally = Arc::new(Tally::default());
     open_clients(format!("ws://127.0.0.1:{port}/"), sessions, tally.clone()).await;
-    println!("floor: {} of {sessions} sessions connected", tally.connected.load(Ordering::Relaxed));
+    println!(
+        "floor: {} of {sessions} sessions connected",
+        tally.connected.load(Ordering::Relaxed)
+    );
     tally.measuring.store(true, Ordering::Relaxed);
     let drive_start = Instant::now();
     let per_tick = (rate / 10).max(1);
@@ -305,7 +356,10 @@ fn main() {
     let rate = env_or("WS_LOAD_RATE", 40);
     let critical_every = env_or("WS_LOAD_CRITICAL_EVERY", 20);
     println!("ws_load: {sessions} sessions, {seconds} s, {rate} normal events/s offered, one critical every {critical_every} x 100 ms");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let ours = rt.block_on(run_ours(sessions, seconds, rate, critical_every));
     let floor = rt.block_on(run_floor(sessions, seconds, rate, critical_every));
     println!(
