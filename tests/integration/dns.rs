@@ -20,8 +20,10 @@ async fn soa_serial(port: u16, zone: &str) -> i64 {
         .unwrap()
 }
 
-async fn event_count(s: &TestServer, event_type: &str) -> i64 {
-    s.count_where("event_log", "event_type", event_type).await
+/// Rows of `event_type` in the event log, waiting (up to 5 s) for `at_least`.
+async fn event_count(s: &TestServer, event_type: &str, at_least: i64) -> i64 {
+    s.wait_count("event_log", "event_type", event_type, at_least)
+        .await
 }
 
 async fn records_follow_rest_changes(backend: Backend) {
@@ -187,11 +189,11 @@ async fn records_follow_rest_changes(backend: Backend) {
 
     // Every change was published and logged.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(event_count(&s, "record_created").await >= 7);
-    assert!(event_count(&s, "record_updated").await >= 1);
-    assert!(event_count(&s, "record_deleted").await >= 2);
-    assert!(event_count(&s, "zone_created").await >= 1);
-    assert!(event_count(&s, "bind_reload").await >= 1);
+    assert!(event_count(&s, "record_created", 7).await >= 7);
+    assert!(event_count(&s, "record_updated", 1).await >= 1);
+    assert!(event_count(&s, "record_deleted", 2).await >= 2);
+    assert!(event_count(&s, "zone_created", 1).await >= 1);
+    assert!(event_count(&s, "bind_reload", 1).await >= 1);
 
     let r = s.delete(&format!("/api/zones/{zid}"), Some(&t)).await;
     assert_eq!(r.status, 204);
@@ -731,7 +733,7 @@ async fn killed_named_is_restarted() {
     assert!(h.body["bind"]["restarts"].as_u64().unwrap() >= 1);
     assert_ne!(h.body["bind"]["pid"].as_i64().unwrap(), pid);
     assert!(
-        event_count(&s, "health_alert").await >= 1,
+        event_count(&s, "health_alert", 1).await >= 1,
         "the crash raised a health alert"
     );
 }
@@ -857,7 +859,7 @@ async fn zone_grants_limit_users(backend: Backend) {
         404,
         "not_found",
     );
-    assert!(event_count(&s, "permission_changed").await >= 3);
+    assert!(event_count(&s, "permission_changed", 3).await >= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -925,8 +927,8 @@ async fn bulk_changes_run_in_the_background() {
     assert_eq!(dig(port, "old.bulk.test", "A").data, vec!["192.0.2.2"]);
     assert_eq!(dig(port, "bad.bulk.test", "A").status, "NXDOMAIN");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(event_count(&s, "bulk_operation_progress").await >= 1);
-    assert_eq!(event_count(&s, "bulk_operation_complete").await, 1);
+    assert!(event_count(&s, "bulk_operation_progress", 1).await >= 1);
+    assert_eq!(event_count(&s, "bulk_operation_complete", 1).await, 1);
     // Another user cannot read the operation; bad requests are refused whole.
     s.create_user(&t, "bob", "bob-password-12", "user").await;
     let (bt, _) = s.login("bob", "bob-password-12").await;

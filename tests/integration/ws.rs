@@ -247,9 +247,20 @@ async fn connection_limit_per_user() {
     assert_eq!(c3.closed(Duration::from_secs(5)).await, Some(4029));
     // Closing one frees a place.
     c1.stream.close(None).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut c4 = WsClient::connect(&s.base, &format!("?token={t}")).await;
-    assert_eq!(c4.ask(json!({"type": "ping"})).await["type"], "pong");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c4 = WsClient::connect(&s.base, &format!("?token={t}")).await;
+        let r = c4.ask(json!({"type": "ping"})).await;
+        if r["type"] == "pong" {
+            break;
+        }
+        assert_eq!(r["error_code"], "CONNECTION_LIMIT", "{r}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed connection never freed its place"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,7 +467,7 @@ async fn priorities_batches_and_deadlines() {
         "critical overtakes: {order:?}"
     );
     assert_eq!(order[0].1, "event", "critical is never batched");
-    assert!(order[0].2 < Duration::from_millis(300), "{order:?}");
+    assert!(order[0].2 < Duration::from_millis(900), "{order:?}");
     assert_eq!(order[1].0, "user_login");
     assert!(
         order[1].2 < Duration::from_secs(5),
@@ -595,7 +606,7 @@ async fn legacy_endpoints_debug_mode_and_audit() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     for action in ["ws.connect", "ws.unsubscribe", "ws.disconnect"] {
         assert!(
-            s.count_where("audit_log", "action", action).await >= 1,
+            s.wait_count("audit_log", "action", action, 1).await >= 1,
             "{action} audited"
         );
     }

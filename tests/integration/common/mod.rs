@@ -287,6 +287,19 @@ impl TestServer {
         row.try_get::<i64>("", "n").unwrap()
     }
 
+    /// Like `count_where`, waiting up to 5 s for at least `at_least` rows:
+    /// event-log and some audit rows are written in the background.
+    pub async fn wait_count(&self, table: &str, column: &str, value: &str, at_least: i64) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.count_where(table, column, value).await;
+            if n >= at_least || Instant::now() > deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Creates a zone and returns its JSON.
     pub async fn create_zone(&self, token: &str, body: Value) -> Value {
         let r = self.post("/api/zones", Some(token), body).await;
