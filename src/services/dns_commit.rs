@@ -61,12 +61,19 @@ impl Dns {
     /// caller's next query sees the change. A failed reload does not undo
     /// the committed change: it is logged, kept in the BIND status and
     /// published as a `bind_reload` event with `success: false`.
-    pub async fn reload(&self, zones: Vec<String>, reconfig: bool, flush: Vec<String>) {
+    pub async fn reload(
+        &self,
+        zones: Vec<String>,
+        reconfig: bool,
+        flush: Vec<String>,
+        expect: Vec<(String, i64)>,
+    ) {
         let Some(a) = &self.actor else { return };
         let msg = Reload {
             zones,
             reconfig,
             flush,
+            expect,
         };
         let wait = tokio::time::timeout(std::time::Duration::from_secs(10), a.send(msg));
         match wait.await {
@@ -187,7 +194,8 @@ impl Dns {
         } else {
             Vec::new()
         };
-        self.reload(zones, reconfig, flush).await;
+        let expect = zones.iter().map(|z| (z.clone(), zone.serial)).collect();
+        self.reload(zones, reconfig, flush, expect).await;
         t.install_reload = start.elapsed();
         Ok((zone, t))
     }
@@ -212,7 +220,7 @@ impl Dns {
         for s in staged {
             install(s).await?;
         }
-        self.reload(Vec::new(), true, flush).await;
+        self.reload(Vec::new(), true, flush, Vec::new()).await;
         Ok(())
     }
 

@@ -40,6 +40,8 @@ pub struct BindActor {
     pending_zones: BTreeSet<String>,
     pending_reconfig: bool,
     pending_flush: BTreeSet<String>,
+    /// The highest serial each zone must be served with after the reload.
+    pending_expect: std::collections::BTreeMap<String, i64>,
     /// Callers waiting for the reload that covers their change.
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     flush_scheduled: bool,
@@ -58,6 +60,8 @@ pub struct Reload {
     pub reconfig: bool,
     /// Names whose cached answers must go (forwarding changed or removed).
     pub flush: Vec<String>,
+    /// `(zone, serial)`: the reply waits until named serves these serials.
+    pub expect: Vec<(String, i64)>,
 }
 
 #[derive(Message)]
@@ -81,6 +85,7 @@ impl BindActor {
             pending_zones: BTreeSet::new(),
             pending_reconfig: false,
             pending_flush: BTreeSet::new(),
+            pending_expect: Default::default(),
             waiters: Vec::new(),
             flush_scheduled: false,
             flushing: false,
@@ -208,6 +213,7 @@ impl BindActor {
             .collect();
         let reconfig = std::mem::replace(&mut self.pending_reconfig, false);
         let waiters = std::mem::take(&mut self.waiters);
+        let expect = std::mem::take(&mut self.pending_expect);
         if self.settings.mode == BindMode::Disabled {
             for w in waiters {
                 let _ = w.send(Ok(()));
@@ -235,6 +241,18 @@ impl BindActor {
             for name in &flush {
                 if let Err(e) = rndc(&settings, &["flushtree", name]).await {
                     errors.push(e);
+                }
+            }
+            // rndc only queues a zone load: report done when named serves it.
+            if settings.mode == BindMode::Managed && errors.is_empty() {
+                for (zone, serial) in &expect {
+                    let limit = Duration::from_secs(10);
+                    if !super::probe::wait_for_serial(settings.dns_port, zone, *serial, limit).await
+                    {
+                        errors.push(format!(
+                            "named did not serve serial {serial} of {zone} within 10 s"
+                        ));
+                    }
                 }
             }
             let ok = errors.is_empty();
@@ -322,6 +340,10 @@ impl Handler<Reload> for BindActor {
         self.pending_zones.extend(msg.zones);
         self.pending_reconfig |= msg.reconfig;
         self.pending_flush.extend(msg.flush);
+        for (zone, serial) in msg.expect {
+            let e = self.pending_expect.entry(zone).or_insert(serial);
+            *e = (*e).max(serial);
+        }
         let (tx, rx) = oneshot::channel();
         self.waiters.push(tx);
         self.schedule_flush(ctx);

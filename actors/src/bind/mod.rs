@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod files;
+pub mod probe;
 pub mod render;
 pub mod sync;
 pub mod zonedata;
