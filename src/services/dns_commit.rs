@@ -4,8 +4,6 @@
 //! accept them commits, installs by atomic rename and asks BindActor to
 //! reload. A refused check rolls everything back and leaves the old files.
 
-use std::sync::Arc;
-
 use actix::Addr;
 use chrono::{Datelike, Utc};
 use hdns_actors::bind::actor::SharedStatus;
@@ -240,9 +238,6 @@ impl Dns {
 async fn install(s: Staged) -> ApiResult<()> {
     s.install().await.map_err(ApiError::internal)
 }
-
-/// Shared handle type for AppState.
-pub type SharedDns = Arc<Dns>;
 
 #[cfg(test)]
 mod tests {

@@ -95,6 +95,8 @@ async fn check_domains<C: ConnectionTrait>(
         ));
     }
     let mut out: Vec<String> = Vec::new();
+    // One read of the other forwarders for all domains of the request.
+    let others = forwarders::Entity::find().all(db).await?;
     for d in list {
         let n = names::zone_name(d)
             .map_err(|m| ApiError::validation("domains", format!("{d}: {m}")))?;
@@ -112,7 +114,6 @@ async fn check_domains<C: ConnectionTrait>(
                     .with_details(json!({"field": "domains"})),
             );
         }
-        let others = forwarders::Entity::find().all(db).await?;
         if others
             .iter()
             .filter(|f| Some(f.id) != exclude)

@@ -106,21 +106,23 @@ pub async fn list(db: &DatabaseConnection, zone_id: i32) -> ApiResult<Vec<GrantV
         .order_by_asc(zone_permissions::Column::UserId)
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for g in rows {
-        let username = users::Entity::find_by_id(g.user_id)
-            .one(db)
-            .await?
-            .map(|u| u.username)
-            .unwrap_or_default();
-        out.push(GrantView {
+    // One query for all usernames, not one per grant.
+    let names: std::collections::HashMap<i32, String> = users::Entity::find()
+        .filter(users::Column::Id.is_in(rows.iter().map(|g| g.user_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|g| GrantView {
+            username: names.get(&g.user_id).cloned().unwrap_or_default(),
             user_id: g.user_id,
-            username,
             level: g.level,
             created_at: g.created_at.to_rfc3339(),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

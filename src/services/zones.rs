@@ -478,10 +478,22 @@ pub async fn list(
         .limit(per_page)
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for z in &rows {
-        out.push(view(db, z).await?);
-    }
+    // Record counts of the whole page in one grouped query.
+    let counts: std::collections::HashMap<i32, i64> = dns_records::Entity::find()
+        .select_only()
+        .column(dns_records::Column::ZoneId)
+        .column_as(dns_records::Column::Id.count(), "n")
+        .filter(dns_records::Column::ZoneId.is_in(rows.iter().map(|z| z.id)))
+        .group_by(dns_records::Column::ZoneId)
+        .into_tuple::<(i32, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let out = rows
+        .iter()
+        .map(|z| ZoneView::new(z, counts.get(&z.id).copied().unwrap_or(0) as u64))
+        .collect();
     Ok((out, total))
 }
 

@@ -171,6 +171,8 @@ async fn records_follow_rest_changes(backend: Backend) {
     assert!(r.body["total"].as_u64().unwrap() >= 6);
     let r = s.get("/api/zones?q=example", Some(&t)).await;
     assert_eq!(r.body["total"], 1);
+    // NS, mail A, SRV, TXT, CAA, AAAA are left after the deletes above.
+    assert_eq!(r.body["items"][0]["record_count"], 6, "{:?}", r.body);
 
     // Zone update changes the SOA; zone delete makes named forget it.
     let r = s

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 pub type Stream =
@@ -124,8 +123,4 @@ impl WsClient {
         }
         out
     }
-}
-
-pub fn code(c: CloseCode) -> u16 {
-    u16::from(c)
 }
