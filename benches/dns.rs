@@ -6,14 +6,17 @@
 //!
 //! Run: `cargo bench --bench dns` (results on stdout; docs/benchmarks.md).
 
+use futures_util::StreamExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
 
 use serde_json::{json, Value};
 
 const RECORDS: usize = 100_000;
 const IMPORT_RUNS: usize = 3;
 const REST_SAMPLES: usize = 200;
+const LIVE_SAMPLES: usize = 50;
 
 fn which(p: &str) -> Option<std::path::PathBuf> {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -295,5 +298,42 @@ async fn main() {
         percentile(&lat, 0.5),
         percentile(&lat, 0.95),
         percentile(&lat, 1.0)
+    );
+
+    // 3. The live path: a dig until its `dns_query` event arrives on /ws/queries.
+    let ws_url = format!(
+        "{}/ws/queries?token={token}",
+        server.base.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let mut live = Vec::new();
+    for i in 0..LIVE_SAMPLES {
+        let name = format!("live{i}.rest.test");
+        let t0 = Instant::now();
+        let (port, n) = (server.dns_port, name.clone());
+        tokio::task::spawn_blocking(move || dig(port, &n));
+        let deadline = t0 + Duration::from_secs(10);
+        'wait: while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline.into(), ws.next()).await
+        {
+            let Message::Text(text) = m else { continue };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let events = match v["type"].as_str() {
+                Some("batch") => v["events"].as_array().cloned().unwrap_or_default(),
+                _ => vec![v],
+            };
+            for e in events {
+                if e["event_type"] == "dns_query" && e["data"]["query_name"] == name.as_str() {
+                    live.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    break 'wait;
+                }
+            }
+        }
+    }
+    assert_eq!(live.len(), LIVE_SAMPLES, "every query arrived");
+    println!(
+        "dig -> dns_query event on /ws/queries, {LIVE_SAMPLES} queries: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms (target p50 < 1000)",
+        percentile(&live, 0.5),
+        percentile(&live, 0.95),
+        percentile(&live, 1.0)
     );
 }

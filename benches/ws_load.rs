@@ -292,6 +292,23 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
         sent as f64 / seconds as f64
     );
     let o = summarize("ours", &tally, secs);
+    // The server's own part: publish until the session wrote the frame.
+    let sys: Value = http
+        .get(format!("{base}/api/system"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in ["critical", "normal"] {
+        let l = &sys["websocket"]["dispatcher"]["latency"][p];
+        println!(
+            "  ours server-side {p} (publish -> frame written): p50 {} ms, p99 {} ms, mean {:.1} ms ({} deliveries)",
+            l["p50_ms"], l["p99_ms"], l["mean_ms"].as_f64().unwrap_or(0.0), l["count"]
+        );
+    }
     let _ = child.kill();
     let _ = child.wait();
     o

@@ -177,10 +177,11 @@ fn fail(msg: &str) -> ExitCode {
 
 fn init_logging(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
-    // Database drivers log statements with their values: keep them quiet unless asked.
+    // Database drivers log statements with their values, and the scheduler
+    // its internals: keep them quiet unless asked.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!(
-            "{},sqlx=warn,sea_orm=warn,sea_orm_migration=warn",
+            "{},sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tokio_cron_scheduler=warn",
             cfg.log_level
         ))
     });

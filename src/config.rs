@@ -66,6 +66,21 @@ pub struct Config {
     pub ws_ping_interval_secs: u64,
     /// Events a session may have queued before low, then normal ones are shed.
     pub ws_queue_capacity: usize,
+    /// named's query log [default: the managed named's `<bind_dir>/logs/query.log`].
+    pub query_log_path: Option<PathBuf>,
+    /// `dns_query` events streamed per second at most; the rest are only counted.
+    pub query_stream_max_per_sec: u64,
+    /// Seconds between `system_metrics` samples.
+    pub metrics_interval_secs: u64,
+    /// Seconds between health checks.
+    pub health_interval_secs: u64,
+    /// Days kept of per-minute query aggregates, the event log and health history.
+    pub retention_query_stats_days: u32,
+    pub retention_events_days: u32,
+    pub retention_health_days: u32,
+    /// A bearer token Prometheus sends to `/metrics`; unset: `/metrics`
+    /// answers loopback clients only.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -99,6 +114,14 @@ impl Default for Config {
             ws_max_connections_per_user: 5,
             ws_ping_interval_secs: 30,
             ws_queue_capacity: 1024,
+            query_log_path: None,
+            query_stream_max_per_sec: 500,
+            metrics_interval_secs: 5,
+            health_interval_secs: 30,
+            retention_query_stats_days: 30,
+            retention_events_days: 30,
+            retention_health_days: 7,
+            metrics_token: None,
         }
     }
 }
@@ -156,6 +179,21 @@ impl Config {
         {
             return Err("ws_max_connections_per_user, ws_queue_capacity and ws_ping_interval_secs must be at least 1".into());
         }
+        if self.metrics_interval_secs == 0 || self.health_interval_secs == 0 {
+            return Err("metrics_interval_secs and health_interval_secs must be at least 1".into());
+        }
+        for (key, days) in [
+            (
+                "retention_query_stats_days",
+                self.retention_query_stats_days,
+            ),
+            ("retention_events_days", self.retention_events_days),
+            ("retention_health_days", self.retention_health_days),
+        ] {
+            if !(1..=36_500).contains(&days) {
+                return Err(format!("{key} must be 1 to 36500"));
+            }
+        }
         if self.access_token_ttl_secs < 10 {
             return Err("access_token_ttl_secs must be at least 10".into());
         }
@@ -211,6 +249,7 @@ impl Config {
         };
         hide(&mut c.jwt_secret);
         hide(&mut c.admin_password);
+        hide(&mut c.metrics_token);
         c.database_url = Some(redact_url(&self.effective_database_url()));
         c
     }

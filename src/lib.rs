@@ -10,6 +10,7 @@ pub mod db;
 pub mod dns;
 pub mod error;
 pub mod http;
+pub mod monitor;
 pub mod server;
 pub mod services;
 pub mod state;

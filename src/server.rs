@@ -44,13 +44,16 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
     );
     hub.dispatcher.spawn(&dns.bus);
     crate::ws::spawn_session_sweeper(hub.clone(), conn.clone(), std::time::Duration::from_secs(2));
+    let cfg = Arc::new(cfg);
+    let monitor = crate::monitor::start(&cfg, &conn, &dns).await?;
     Ok(AppState {
+        monitor,
         hub,
         dns,
         bulk: Default::default(),
         db: conn,
         jwt: Arc::new(JwtKeys::new(&secret)),
-        config: Arc::new(cfg),
+        config: cfg,
         started_at: Instant::now(),
     })
 }

@@ -19,4 +19,5 @@ pub struct AppState {
     pub dns: Dns,
     pub bulk: BulkRegistry,
     pub hub: Arc<crate::ws::Hub>,
+    pub monitor: crate::monitor::Monitor,
 }

@@ -9,7 +9,7 @@ use hdns_entities::event_log;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use tokio::sync::broadcast;
 
-use crate::events::Event;
+use crate::events::{Event, EventType};
 
 #[derive(Clone)]
 pub struct EventBus {
@@ -21,7 +21,9 @@ pub struct EventBus {
 
 impl EventBus {
     pub fn new(db: Option<DatabaseConnection>) -> Self {
-        let (tx, _) = broadcast::channel(65_536);
+        // Slots keep their events until overwritten: big enough for bursts
+        // (a lagging Dispatcher counts what it missed), small in memory.
+        let (tx, _) = broadcast::channel(8_192);
         Self {
             tx,
             db,
@@ -35,7 +37,14 @@ impl EventBus {
 
     pub fn publish(&self, event: Event) {
         let event = Arc::new(event);
-        self.log(event.clone());
+        // Telemetry is kept elsewhere (per-minute query aggregates, the
+        // latest metrics sample), not as one log row per query or sample.
+        if !matches!(
+            event.event_type,
+            EventType::DnsQuery | EventType::SystemMetrics
+        ) {
+            self.log(event.clone());
+        }
         // No receiver yet is not an error: the event is still in the log.
         let _ = self.tx.send(event);
     }

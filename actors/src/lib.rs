@@ -5,4 +5,5 @@
 pub mod bind;
 pub mod bus;
 pub mod events;
+pub mod querylog;
 pub mod ws;

@@ -4,6 +4,8 @@ pub mod audit_log;
 pub mod dns_records;
 pub mod event_log;
 pub mod forwarders;
+pub mod health_checks;
+pub mod query_stats;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;

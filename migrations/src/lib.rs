@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_auth;
 mod m20261122_000002_dns;
+mod m20261123_000003_monitoring;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_auth::Migration),
             Box::new(m20261122_000002_dns::Migration),
+            Box::new(m20261123_000003_monitoring::Migration),
         ]
     }
 }

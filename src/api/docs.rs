@@ -6,20 +6,24 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{auth, events, forwarders, health, records, users, zones};
+use super::{
+    auth, dashboard, events, forwarders, health, prometheus, realtime, records, reports, system,
+    users, zones,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "hybrid-dns", description = "Management plane for BIND9: REST API. Errors always have the body {error, message, details, timestamp}."),
     paths(
-        health::health,
+        health::health, health::components, health::history,
+        dashboard::dashboard, realtime::realtime, system::system, reports::queries, reports::zone_changes, prometheus::metrics,
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         auth::totp_setup, auth::totp_enable, auth::totp_disable,
         users::list, users::create, users::get, users::update, users::delete, users::unlock, users::reset_password,
         zones::list, zones::create, zones::get, zones::update, zones::delete, zones::export, zones::import, zones::validate,
         zones::permissions, zones::grant, zones::revoke,
         records::list, records::create, records::get, records::update, records::delete, records::bulk_start, records::bulk_status,
-        events::publish,
+        events::list, events::publish,
         forwarders::list, forwarders::create, forwarders::get, forwarders::update, forwarders::delete, forwarders::test,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -31,7 +35,8 @@ use super::{auth, events, forwarders, health, records, users, zones};
         (name = "zones", description = "Zones, zone files and zone grants"),
         (name = "records", description = "DNS records and bulk changes"),
         (name = "forwarders", description = "Conditional forwarders"),
-        (name = "events", description = "Publishing events to WebSocket sessions"),
+        (name = "events", description = "The event log, and publishing events to WebSocket sessions"),
+        (name = "monitoring", description = "Dashboard, realtime values, system status, reports and Prometheus metrics"),
     )
 )]
 pub struct ApiDoc;

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
 use sea_orm::ConnectionTrait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub struct BindHealth {
     pub message: Option<String>,
 }
 
-fn bind_health(state: &AppState) -> BindHealth {
+pub fn bind_health(state: &AppState) -> BindHealth {
     let s = state
         .dns
         .status
@@ -119,4 +119,115 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComponentsResponse {
+    /// The worst component status: `healthy`, `warning`, `critical` or `unknown`
+    /// (before the first round of checks).
+    pub status: crate::monitor::health::Status,
+    pub components: Vec<crate::monitor::health::Check>,
+    pub timestamp: String,
+}
+
+/// Every component's latest check: bind9, each forwarder, the database, the host.
+#[utoipa::path(get, path = "/api/health/components", tag = "health", security(("bearer" = [])),
+    responses((status = 200, body = ComponentsResponse), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn components(state: web::Data<AppState>, _user: crate::auth::AuthUser) -> HttpResponse {
+    use crate::monitor::health::Status;
+    let components = state.monitor.health.latest();
+    let rank = |s: Status| match s {
+        Status::Critical => 3,
+        Status::Warning => 2,
+        Status::Healthy => 1,
+        Status::Unknown => 0,
+    };
+    let status = components
+        .iter()
+        .filter(|c| c.status != Status::Unknown)
+        .map(|c| c.status)
+        .max_by_key(|s| rank(*s))
+        .unwrap_or(Status::Unknown);
+    HttpResponse::Ok().json(ComponentsResponse {
+        status,
+        components,
+        timestamp: crate::now_iso(),
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// `bind9`, `forwarder`, `database` or `system`.
+    pub component: Option<String>,
+    /// A forwarder's name.
+    pub name: Option<String>,
+    /// At most this many rows, newest first (default 100, at most 1000).
+    pub limit: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub component: String,
+    pub name: String,
+    pub status: String,
+    pub response_time_ms: Option<f64>,
+    pub message: Option<String>,
+    pub checked_at: String,
+}
+
+/// Past check results over a time range, newest first.
+#[utoipa::path(get, path = "/api/health/history", tag = "health", security(("bearer" = [])),
+    params(HistoryQuery, super::range::RangeQuery),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn history(
+    state: web::Data<AppState>,
+    _user: crate::auth::AuthUser,
+    q: web::Query<HistoryQuery>,
+    range: web::Query<super::range::RangeQuery>,
+) -> crate::error::ApiResult<HttpResponse> {
+    use hdns_entities::health_checks;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let r = range.range()?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(crate::error::ApiError::validation(
+            "limit",
+            "limit must be 1 to 1000",
+        ));
+    }
+    let mut find = health_checks::Entity::find()
+        .filter(health_checks::Column::CheckedAt.gte(r.from))
+        .filter(health_checks::Column::CheckedAt.lt(r.to));
+    if let Some(c) = &q.component {
+        if !matches!(c.as_str(), "bind9" | "forwarder" | "database" | "system") {
+            return Err(crate::error::ApiError::validation(
+                "component",
+                "bind9, forwarder, database or system",
+            ));
+        }
+        find = find.filter(health_checks::Column::Component.eq(c.as_str()));
+    }
+    if let Some(n) = &q.name {
+        find = find.filter(health_checks::Column::Name.eq(n.as_str()));
+    }
+    let rows = find
+        .order_by_desc(health_checks::Column::Id)
+        .limit(limit)
+        .all(&state.db)
+        .await?;
+    let items: Vec<HistoryEntry> = rows
+        .into_iter()
+        .map(|h| HistoryEntry {
+            component: h.component,
+            name: h.name,
+            status: h.status,
+            response_time_ms: h.response_time_ms,
+            message: h.message,
+            checked_at: h
+                .checked_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
 }

@@ -58,8 +58,22 @@ impl From<&forwarders::Model> for ForwarderView {
     }
 }
 
-fn domains_of(f: &forwarders::Model) -> Vec<String> {
+pub fn domains_of(f: &forwarders::Model) -> Vec<String> {
     serde_json::from_value(f.domains.clone()).unwrap_or_default()
+}
+
+/// The forwarder's servers as socket addresses (port 53 unless given).
+pub fn servers_of(f: &forwarders::Model) -> Vec<SocketAddr> {
+    f.servers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let ip: IpAddr = s.get("address")?.as_str()?.parse().ok()?;
+            let port = s.get("port").and_then(|p| p.as_u64()).unwrap_or(53) as u16;
+            Some(SocketAddr::new(ip, port))
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -381,20 +395,10 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResu
         .parse()
         .map_err(|_| ApiError::validation("record_type", "unknown record type"))?;
     let name = Name::from_ascii(&qname).map_err(|e| ApiError::validation("name", e.to_string()))?;
-    let list: Vec<(IpAddr, u16)> = f
-        .servers
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            let ip = s.get("address")?.as_str()?.parse().ok()?;
-            let port = s.get("port").and_then(|p| p.as_u64()).unwrap_or(53) as u16;
-            Some((ip, port))
-        })
-        .collect();
     let results = futures_util::future::join_all(
-        list.into_iter()
-            .map(|(ip, port)| query(SocketAddr::new(ip, port), name.clone(), rtype)),
+        servers_of(f)
+            .into_iter()
+            .map(|server| query(server, name.clone(), rtype)),
     )
     .await;
     Ok(TestResult {

@@ -66,6 +66,7 @@ pub struct ConnectQuery {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/ws").route(web::get().to(connect)))
+        .service(web::resource("/ws/{topic}").route(web::get().to(topic)))
         .service(web::resource("/ws/{topic}/{user_id}").route(web::get().to(legacy)));
 }
 
@@ -96,18 +97,24 @@ async fn connect(
     open(req, stream, state, q.into_inner(), entry).await
 }
 
-/// The legacy per-area endpoints, kept for old dashboards: same token rules,
-/// preset subscriptions and a deprecation warning first.
-async fn legacy(
-    req: HttpRequest,
-    stream: web::Payload,
-    state: web::Data<AppState>,
-    q: web::Query<ConnectQuery>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, actix_web::Error> {
+/// The per-topic endpoints: the unified protocol, starting with one topic's
+/// subscriptions instead of the role's defaults.
+fn topic_preset(topic: &str) -> Option<Vec<EventType>> {
     use EventType::*;
-    let (topic, user) = path.into_inner();
-    let preset = match topic.as_str() {
+    Some(match topic {
+        "queries" => vec![DnsQuery],
+        "metrics" => vec![SystemMetrics],
+        "health" => vec![HealthUpdate, HealthAlert, ForwarderStatusChange],
+        // Every event notification the role may have (the defaults).
+        "events" => permissions::defaults(true),
+        _ => return None,
+    })
+}
+
+/// The legacy per-area endpoints' subscriptions.
+fn legacy_preset(topic: &str) -> Option<Vec<EventType>> {
+    use EventType::*;
+    Some(match topic {
         "health" => vec![HealthUpdate, HealthAlert],
         "dns_management" => vec![
             ZoneCreated,
@@ -120,10 +127,46 @@ async fn legacy(
             BulkOperationComplete,
         ],
         "security" => vec![SecurityAlert, ThreatDetected, RpzUpdated, ThreatFeedUpdated],
-        _ => {
-            let e = crate::error::ApiError::not_found("WebSocket endpoint");
-            return Ok(actix_web::ResponseError::error_response(&e));
-        }
+        _ => return None,
+    })
+}
+
+fn no_such_endpoint() -> HttpResponse {
+    let e = crate::error::ApiError::not_found("WebSocket endpoint");
+    actix_web::ResponseError::error_response(&e)
+}
+
+/// `/ws/queries`, `/ws/metrics`, `/ws/events`, `/ws/health`.
+async fn topic(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    q: web::Query<ConnectQuery>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let Some(preset) = topic_preset(&path) else {
+        return Ok(no_such_endpoint());
+    };
+    let entry = Entry {
+        preset: Some(preset),
+        greeting: None,
+        path_user: None,
+    };
+    open(req, stream, state, q.into_inner(), entry).await
+}
+
+/// The legacy per-area endpoints, kept for old dashboards: same token rules,
+/// preset subscriptions and a deprecation warning first.
+async fn legacy(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    q: web::Query<ConnectQuery>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (topic, user) = path.into_inner();
+    let Some(preset) = legacy_preset(&topic) else {
+        return Ok(no_such_endpoint());
     };
     let greeting = messages::warning(
         "DEPRECATED_ENDPOINT",

@@ -150,6 +150,10 @@ impl WsSession {
             1 => self.send(ctx, due.batch[0].to_string()),
             _ => self.send(ctx, messages::batch(&due.batch)),
         }
+        let stats = &self.hub.dispatcher.stats;
+        for (p, since) in &due.stamps {
+            stats.latency_of(*p).record(since.elapsed());
+        }
         if let Some(next) = due.next {
             if self.flush_at != Some(next) {
                 if let Some(h) = self.flush_timer.take() {

@@ -6,5 +6,6 @@ mod auth;
 mod cli;
 mod conventions;
 mod dns;
+mod monitoring;
 mod users;
 mod ws;

@@ -680,3 +680,52 @@ async fn admins_publish_through_the_dispatcher() {
         .await;
     assert_eq!(r.body["details"]["field"], "count");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_topic_endpoints() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let t = s.admin_token().await;
+    s.create_user(&t, "hank", "hank-password-12", "user").await;
+    let (ut, _) = s.login("hank", "hank-password-12").await;
+
+    // No deprecation warning: the first frame is the answer to our question.
+    let mut q = WsClient::connect(&s.base, &format!("/queries?token={t}")).await;
+    let r = q.ask(json!({"type": "get_subscriptions", "id": 1})).await;
+    assert_eq!(types(&r["data"]["subscriptions"]), ["dns_query"], "{r}");
+    assert!(!types(&r["data"]["default_subscriptions"]).contains(&"dns_query".to_string()));
+    let mut h = WsClient::connect(&s.base, &format!("/health?token={ut}")).await;
+    let r = h.ask(json!({"type": "get_subscriptions"})).await;
+    assert_eq!(
+        types(&r["data"]["subscriptions"]),
+        ["health_update", "health_alert"],
+        "a user's health topic drops the admin-only forwarder type"
+    );
+    let mut e = WsClient::connect(&s.base, &format!("/events?token={ut}")).await;
+    let r = e.ask(json!({"type": "get_subscriptions"})).await;
+    assert_eq!(
+        r["data"]["subscriptions"],
+        r["data"]["default_subscriptions"]
+    );
+    let mut m = WsClient::connect(&s.base, &format!("/metrics?token={t}")).await;
+    let r = m.ask(json!({"type": "get_subscriptions"})).await;
+    assert_eq!(types(&r["data"]["subscriptions"]), ["system_metrics"]);
+    // Metrics are admin-only; a missing token is refused as on /ws.
+    let mut c = WsClient::connect(&s.base, &format!("/metrics?token={ut}")).await;
+    assert_eq!(c.frame().await["error_code"], "PERMISSION_DENIED");
+    assert_eq!(c.closed(Duration::from_secs(5)).await, Some(4030));
+    let mut c = WsClient::connect(&s.base, "/queries").await;
+    assert_eq!(c.frame().await["error_code"], "AUTH_FAILED");
+    assert_eq!(c.closed(Duration::from_secs(5)).await, Some(4001));
+
+    // Events flow by topic: a query event reaches /ws/queries, not /ws/health.
+    let r = s
+        .post("/api/events/publish", Some(&t), json!({"event_type": "dns_query", "data": {"query_name": "www.example.com.", "query_type": "A"}, "priority": "high"}))
+        .await;
+    assert_eq!(r.status, 202);
+    let got = q.events(Duration::from_millis(600)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].1["event_type"], "dns_query");
+    assert!(h.events(Duration::from_millis(300)).await.is_empty());
+    let r = s.get("/ws/nonsense", None).await;
+    assert_eq!(r.status, 404);
+}

@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::outbox::{Frame, Push};
+use super::latency::Histogram;
+use super::outbox::{window_for, Frame, Push};
 use super::permissions;
 use super::registry::Registry;
 use crate::bus::EventBus;
@@ -21,7 +22,7 @@ use crate::events::{Event, EventType, Priority};
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
 /// Keys removed from event data before users (not admins) see it.
-const ADMIN_ONLY_FIELDS: [&str; 4] = ["ip", "ip_address", "source_ip", "user_agent"];
+const ADMIN_ONLY_FIELDS: [&str; 5] = ["ip", "ip_address", "source_ip", "client_ip", "user_agent"];
 
 #[derive(Default, Debug, Serialize)]
 pub struct DispatchStats {
@@ -31,6 +32,24 @@ pub struct DispatchStats {
     pub lagged: AtomicU64,
     pub shed: AtomicU64,
     pub closed_too_slow: AtomicU64,
+    /// Publish -> frame written, per priority (low, normal, high, critical).
+    #[serde(serialize_with = "by_priority")]
+    pub latency: [Histogram; 4],
+}
+
+fn by_priority<S: serde::Serializer>(h: &[Histogram; 4], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(4))?;
+    for (name, h) in ["low", "normal", "high", "critical"].iter().zip(h) {
+        m.serialize_entry(name, h)?;
+    }
+    m.end()
+}
+
+impl DispatchStats {
+    pub fn latency_of(&self, p: Priority) -> &Histogram {
+        &self.latency[p as usize]
+    }
 }
 
 pub struct Dispatcher {
@@ -129,6 +148,7 @@ impl Dispatcher {
             self.apply_grant_change(event);
         }
         let now = Instant::now();
+        let within = window_for(event.event_type, event.priority);
         let mut admin_frame: Option<Frame> = None;
         let mut user_frame: Option<Frame> = None;
         let mut delivered = 0u64;
@@ -155,7 +175,7 @@ impl Dispatcher {
                     .clone()
             };
             let pushed = match s.outbox.lock() {
-                Ok(mut o) => o.push(event.priority, frame, now),
+                Ok(mut o) => o.push_within(event.priority, within, frame, now, event.published),
                 Err(_) => return,
             };
             match pushed {

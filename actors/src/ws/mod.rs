@@ -3,6 +3,7 @@
 //! nothing of HTTP; the session actor in `src/ws/` drains the outboxes.
 
 pub mod dispatcher;
+pub mod latency;
 pub mod outbox;
 pub mod permissions;
 pub mod ratelimit;

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::events::Priority;
+use crate::events::{EventType, Priority};
 
 /// How long an event may wait to be coalesced, per priority. Each is well
 /// inside the spec's bound (high < 1 s, normal < 5 s, low < 30 s).
@@ -21,12 +21,24 @@ pub fn window(p: Priority) -> Duration {
     }
 }
 
+/// The window of an event: its priority's, except for the live query
+/// stream, which is low priority (shed first) yet must look live: its events
+/// leave within 250 ms, coalesced with whatever else is pending.
+pub fn window_for(t: EventType, p: Priority) -> Duration {
+    match t {
+        EventType::DnsQuery => Duration::from_millis(250),
+        _ => window(p),
+    }
+}
+
 /// One serialized event envelope, shared by every recipient.
 pub type Frame = Arc<str>;
 
 struct Pending {
     priority: Priority,
     frame: Frame,
+    /// When the event was published.
+    since: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +59,11 @@ pub struct ShedCounts {
 
 pub struct Outbox {
     capacity: usize,
-    critical: VecDeque<Frame>,
+    /// This session's share of each window, in [0.5, 1]: sessions that got the
+    /// same events flush at different moments instead of all at once, so a
+    /// critical frame never queues behind every session's batch.
+    spread: f64,
+    critical: VecDeque<(Frame, Instant)>,
     pending: VecDeque<Pending>,
     /// Earliest deadline among `pending`.
     next_due: Option<Instant>,
@@ -61,12 +77,26 @@ pub struct Due {
     pub batch: Vec<Frame>,
     /// When to look again for the rest.
     pub next: Option<Instant>,
+    /// Priority and publish time of every frame taken, for the latency histogram.
+    pub stamps: Vec<(Priority, Instant)>,
 }
 
 impl Outbox {
     pub fn new(capacity: usize) -> Self {
+        Self::spread(capacity, 1.0)
+    }
+
+    /// An outbox whose windows are `0.5..=1` of the full window, chosen from
+    /// `seed` (the session id) so neighbours differ.
+    pub fn with_seed(capacity: usize, seed: u64) -> Self {
+        let h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+        Self::spread(capacity, 0.5 + 0.5 * (h as f64 / (1u64 << 53) as f64))
+    }
+
+    fn spread(capacity: usize, spread: f64) -> Self {
         Self {
             capacity: capacity.max(1),
+            spread,
             critical: VecDeque::new(),
             pending: VecDeque::new(),
             next_due: None,
@@ -83,6 +113,18 @@ impl Outbox {
     }
 
     pub fn push(&mut self, priority: Priority, frame: Frame, now: Instant) -> Push {
+        self.push_within(priority, window(priority), frame, now, now)
+    }
+
+    /// Queues `frame` to leave within `within` (critical: at once).
+    pub fn push_within(
+        &mut self,
+        priority: Priority,
+        within: Duration,
+        frame: Frame,
+        now: Instant,
+        since: Instant,
+    ) -> Push {
         let mut result = None;
         if self.len() >= self.capacity {
             let victim = [Priority::Low, Priority::Normal].into_iter().find_map(|p| {
@@ -104,15 +146,19 @@ impl Outbox {
             }
         }
         let wake = if priority == Priority::Critical {
-            self.critical.push_back(frame);
+            self.critical.push_back((frame, since));
             true
         } else {
-            let due = now + window(priority);
+            let due = now + within.mul_f64(self.spread);
             let earlier = self.next_due.is_none_or(|d| due < d);
             if earlier {
                 self.next_due = Some(due);
             }
-            self.pending.push_back(Pending { priority, frame });
+            self.pending.push_back(Pending {
+                priority,
+                frame,
+                since,
+            });
             earlier
         };
         result.unwrap_or(Push::Queued { wake })
@@ -121,16 +167,32 @@ impl Outbox {
     /// Takes what is due at `now`: all critical frames, and, once the
     /// earliest deadline has come, every pending frame (later ones ride along).
     pub fn take_due(&mut self, now: Instant) -> Due {
-        let critical = self.critical.drain(..).collect();
+        let mut stamps = Vec::with_capacity(self.critical.len());
+        let critical = self
+            .critical
+            .drain(..)
+            .map(|(f, since)| {
+                stamps.push((Priority::Critical, since));
+                f
+            })
+            .collect();
         let mut batch = Vec::new();
         if self.next_due.is_some_and(|d| d <= now) {
-            batch = self.pending.drain(..).map(|p| p.frame).collect();
+            batch = self
+                .pending
+                .drain(..)
+                .map(|p| {
+                    stamps.push((p.priority, p.since));
+                    p.frame
+                })
+                .collect();
             self.next_due = None;
         }
         Due {
             critical,
             batch,
             next: self.next_due,
+            stamps,
         }
     }
 }
@@ -171,6 +233,24 @@ mod tests {
         let d = o.take_due(t + window(Priority::High));
         assert_eq!(d.batch, vec![f("n1"), f("n2"), f("h")]);
         assert!(o.is_empty());
+    }
+
+    #[test]
+    fn seeded_windows_stay_inside_the_full_window_and_differ() {
+        let t = Instant::now();
+        let dues: Vec<Instant> = (1..50u64)
+            .map(|id| {
+                let mut o = Outbox::with_seed(4, id);
+                o.push(Priority::Normal, f("n"), t);
+                o.take_due(t).next.unwrap()
+            })
+            .collect();
+        let w = window(Priority::Normal);
+        assert!(dues.iter().all(|d| *d >= t + w / 2 && *d <= t + w));
+        let mut distinct = dues.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 40, "flush moments are spread");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::events::{Event, EventType};
 
 /// Every event type, in the order of the spec.
-pub const ALL: [EventType; 22] = [
+pub const ALL: [EventType; 23] = [
     EventType::ZoneCreated,
     EventType::ZoneUpdated,
     EventType::ZoneDeleted,
@@ -29,10 +29,11 @@ pub const ALL: [EventType; 22] = [
     EventType::UserLogout,
     EventType::SessionExpired,
     EventType::PermissionChanged,
+    EventType::DnsQuery,
 ];
 
 /// Types a non-admin user may subscribe to.
-pub const USER_TYPES: [EventType; 14] = [
+pub const USER_TYPES: [EventType; 15] = [
     EventType::ZoneCreated,
     EventType::ZoneUpdated,
     EventType::ZoneDeleted,
@@ -47,7 +48,11 @@ pub const USER_TYPES: [EventType; 14] = [
     EventType::UserLogout,
     EventType::SessionExpired,
     EventType::PermissionChanged,
+    EventType::DnsQuery,
 ];
+
+/// Opt-in types: a stream too busy to start every session with.
+pub const OPT_IN: [EventType; 1] = [EventType::DnsQuery];
 
 pub fn may_subscribe(is_admin: bool, t: EventType) -> bool {
     is_admin || USER_TYPES.contains(&t)
@@ -55,11 +60,11 @@ pub fn may_subscribe(is_admin: bool, t: EventType) -> bool {
 
 /// What a fresh session is subscribed to.
 pub fn defaults(is_admin: bool) -> Vec<EventType> {
-    if is_admin {
-        ALL.to_vec()
-    } else {
-        USER_TYPES.to_vec()
-    }
+    let all: &[EventType] = if is_admin { &ALL } else { &USER_TYPES };
+    all.iter()
+        .copied()
+        .filter(|t| !OPT_IN.contains(t))
+        .collect()
 }
 
 /// Parses an event type name of the spec.
@@ -108,5 +113,10 @@ mod tests {
             Some(EventType::BulkOperationComplete)
         );
         assert_eq!(defaults(true).len(), 22);
+        assert!(!defaults(false).contains(&EventType::DnsQuery));
+        let q = Event::new(EventType::DnsQuery, serde_json::json!({})).for_zone(7);
+        assert!(visible(&q, false, 1, |z| z == 7));
+        let recursive = Event::new(EventType::DnsQuery, serde_json::json!({}));
+        assert!(!visible(&recursive, false, 1, |_| true));
     }
 }

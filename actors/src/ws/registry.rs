@@ -56,7 +56,7 @@ impl SessionHandle {
             connected_at: crate::events::now_iso(),
             zones: RwLock::new(zones),
             subscriptions: RwLock::new(subscriptions),
-            outbox: Mutex::new(Outbox::new(capacity)),
+            outbox: Mutex::new(Outbox::with_seed(capacity, id)),
             notify: Notify::new(),
             close: Mutex::new(None),
             messages_sent: AtomicU64::new(0),

@@ -128,6 +128,7 @@ pub async fn wait_answering(port: u16) {
 pub struct AuthorityNamed {
     pub port: u16,
     child: Child,
+    conf: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -149,20 +150,38 @@ impl AuthorityNamed {
         }
         let conf_path = dir.path().join("named.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(which("named").expect("named"))
-            .args(["-g", "-c"])
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("named.log")).unwrap())
-            .spawn()
-            .expect("start the authority named");
         let s = Self {
             port,
-            child,
+            child: Self::spawn(&conf_path),
+            conf: conf_path,
             _dir: dir,
         };
         wait_answering(port).await;
         s
+    }
+
+    fn spawn(conf: &std::path::Path) -> Child {
+        let log = conf.with_file_name("named.log");
+        Command::new(which("named").expect("named"))
+            .args(["-g", "-c"])
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("start the authority named")
+    }
+
+    /// Stops answering (the process ends).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts again on the same port with the same zones.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.child = Self::spawn(&self.conf);
+        wait_answering(self.port).await;
     }
 }
 

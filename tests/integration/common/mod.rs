@@ -300,6 +300,40 @@ impl TestServer {
         }
     }
 
+    /// Waits up to `limit` for `table` to have a row; returns its row count.
+    pub async fn wait_count_for(&self, table: &str, limit: Duration) -> i64 {
+        use sea_orm::Statement;
+        let db = self.db().await;
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let deadline = Instant::now() + limit;
+        loop {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    sql.clone(),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let n = row.try_get::<i64>("", "n").unwrap();
+            if n > 0 || Instant::now() > deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// A GET whose body is text (CSV, Prometheus); panics unless 200.
+    pub async fn raw_get(&self, path: &str, token: Option<&str>) -> String {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.unwrap()
+    }
+
     /// Creates a zone and returns its JSON.
     pub async fn create_zone(&self, token: &str, body: Value) -> Value {
         let r = self.post("/api/zones", Some(token), body).await;

@@ -1,0 +1,449 @@
+//! HealthActor: on a schedule (tokio-cron-scheduler) checks bind9 (process,
+//! `rndc status`, a real SOA query and its latency), every forwarder (a real
+//! query to each server), the database (a round trip) and the host (disk and
+//! memory thresholds). Publishes `health_update` per component, `health_alert`
+//! on every status change (critical priority when down) and
+//! `forwarder_status_change`, and keeps each result as history.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use hdns_actors::bind::{actor::rndc, BindMode};
+use hdns_actors::events::{Event, EventType, Priority};
+use hdns_entities::{forwarders, health_checks, zones};
+use hickory_proto::rr::{Name, RecordType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::metrics::Sampler;
+use crate::services::dns_commit::Dns;
+use crate::services::forwarders::{domains_of, query, servers_of};
+
+/// Usage at or above these is `warning`, then `critical`.
+const WARN_PERCENT: f64 = 85.0;
+const CRIT_PERCENT: f64 = 95.0;
+/// A DNS or database answer slower than this is `warning`.
+const SLOW_MS: f64 = 500.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Healthy,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// One component's latest result.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Check {
+    /// `bind9`, `forwarder`, `database` or `system`.
+    pub component: &'static str,
+    /// The forwarder's name, or the component again.
+    pub name: String,
+    pub status: Status,
+    pub response_time_ms: Option<f64>,
+    pub message: String,
+    /// `cpu_usage`, `memory_usage`, `disk_usage`, `error_rate` where they apply.
+    #[schema(value_type = Object)]
+    pub metrics: Value,
+    #[serde(skip)]
+    pub forwarder_id: Option<i32>,
+    pub checked_at: String,
+}
+
+impl Check {
+    fn key(&self) -> String {
+        format!("{}/{}", self.component, self.name)
+    }
+
+    /// The spec's `HealthEvent`.
+    fn event(&self) -> Value {
+        let mut metrics = self.metrics.clone();
+        if let (Some(m), Some(rt)) = (metrics.as_object_mut(), self.response_time_ms) {
+            m.insert("response_time".into(), json!(rt));
+        }
+        json!({
+            "component": self.component,
+            "status": self.status,
+            "metrics": metrics,
+            "message": self.message,
+            "timestamp": self.checked_at,
+        })
+    }
+}
+
+/// The latest result per component, for `/api/health`, the dashboard and `/metrics`.
+#[derive(Clone, Default)]
+pub struct Health {
+    pub latest: Arc<RwLock<Vec<Check>>>,
+}
+
+impl Health {
+    pub fn latest(&self) -> Vec<Check> {
+        self.latest.read().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+fn check(
+    component: &'static str,
+    name: &str,
+    status: Status,
+    rt: Option<f64>,
+    message: String,
+) -> Check {
+    Check {
+        component,
+        name: name.to_string(),
+        status,
+        response_time_ms: rt,
+        message,
+        metrics: json!({}),
+        forwarder_id: None,
+        checked_at: hdns_actors::events::now_iso(),
+    }
+}
+
+async fn check_bind(dns: &Dns, db: &DatabaseConnection) -> Check {
+    let settings = &dns.files.settings;
+    if settings.mode == BindMode::Disabled {
+        return check(
+            "bind9",
+            "bind9",
+            Status::Unknown,
+            None,
+            "BIND is disabled: files are rendered only".into(),
+        );
+    }
+    let running = dns.status.lock().map(|s| s.running).unwrap_or(false);
+    if settings.mode == BindMode::Managed && !running {
+        return check(
+            "bind9",
+            "bind9",
+            Status::Critical,
+            None,
+            "named is not running".into(),
+        );
+    }
+    let start = Instant::now();
+    // named refuses the control channel briefly while it starts or
+    // reconfigures; one retry keeps that from raising a critical alert.
+    let mut status = rndc(settings, &["status"]).await;
+    if status.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        status = rndc(settings, &["status"]).await;
+    }
+    if let Err(e) = status {
+        return check(
+            "bind9",
+            "bind9",
+            Status::Critical,
+            None,
+            format!("rndc status failed: {e}"),
+        );
+    }
+    let rndc_ms = ms(start.elapsed());
+    // A real query: the SOA of a hosted zone, answered by named itself.
+    let zone: Option<String> = zones::Entity::find()
+        .filter(zones::Column::Enabled.eq(true))
+        .filter(zones::Column::ZoneType.eq("master"))
+        .order_by_asc(zones::Column::Id)
+        .one(db)
+        .await
+        .ok()
+        .flatten()
+        .map(|z| z.name);
+    let Some(zone) = zone else {
+        return check(
+            "bind9",
+            "bind9",
+            Status::Healthy,
+            Some(rndc_ms),
+            "named answers rndc (no zone to query)".into(),
+        );
+    };
+    let Ok(name) = Name::from_ascii(format!("{zone}.")) else {
+        return check(
+            "bind9",
+            "bind9",
+            Status::Healthy,
+            Some(rndc_ms),
+            "named answers rndc".into(),
+        );
+    };
+    let server = SocketAddr::from(([127, 0, 0, 1], settings.dns_port));
+    let r = query(server, name, RecordType::SOA).await;
+    match (r.success, r.latency_ms) {
+        (true, Some(l)) if l <= SLOW_MS => check(
+            "bind9",
+            "bind9",
+            Status::Healthy,
+            Some(l),
+            format!("a hosted zone's SOA answered in {l} ms"),
+        ),
+        (true, l) => check(
+            "bind9",
+            "bind9",
+            Status::Warning,
+            l,
+            "a hosted zone's SOA answered slowly".to_string(),
+        ),
+        _ => check(
+            "bind9",
+            "bind9",
+            Status::Warning,
+            Some(rndc_ms),
+            format!(
+                "rndc answers but the SOA query for a hosted zone failed: {}",
+                r.error.or(r.rcode).unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+async fn check_forwarders(db: &DatabaseConnection) -> Vec<Check> {
+    let list = forwarders::Entity::find()
+        .filter(forwarders::Column::Enabled.eq(true))
+        .filter(forwarders::Column::HealthCheck.eq(true))
+        .all(db)
+        .await
+        .unwrap_or_default();
+    let checks = list.into_iter().map(|f| async move {
+        let domain = domains_of(&f)
+            .first()
+            .map(|d| d.trim_end_matches('.').to_string())
+            .unwrap_or_default();
+        let name = Name::from_ascii(format!("{domain}.")).unwrap_or_else(|_| Name::root());
+        let servers = servers_of(&f);
+        let results = futures_util::future::join_all(
+            servers.iter().map(|s| query(*s, name.clone(), RecordType::SOA)),
+        )
+        .await;
+        let ok = results.iter().filter(|r| r.success).count();
+        let latency = results
+            .iter()
+            .filter_map(|r| r.latency_ms)
+            .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l))));
+        let (status, message) = match ok {
+            _ if servers.is_empty() => (Status::Unknown, "no servers configured".to_string()),
+            n if n == servers.len() => (Status::Healthy, format!("{n} of {} servers answer", servers.len())),
+            0 => (
+                Status::Critical,
+                format!(
+                    "no server answers: {}",
+                    results
+                        .iter()
+                        .map(|r| format!("{}:{} {}", r.address, r.port, r.error.clone().or(r.rcode.clone()).unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+            n => (Status::Warning, format!("{n} of {} servers answer", servers.len())),
+        };
+        let failed = servers.len() - ok;
+        let mut c = check("forwarder", &f.name, status, latency, message);
+        c.metrics = json!({"error_rate": if servers.is_empty() { 0.0 } else { failed as f64 / servers.len() as f64 }});
+        c.forwarder_id = Some(f.id);
+        c
+    });
+    futures_util::future::join_all(checks).await
+}
+
+async fn check_database(db: &DatabaseConnection) -> Check {
+    let start = Instant::now();
+    let r = db.execute_unprepared("SELECT 1").await;
+    let t = ms(start.elapsed());
+    match r {
+        Ok(_) if t <= SLOW_MS => check(
+            "database",
+            "database",
+            Status::Healthy,
+            Some(t),
+            "SELECT 1 answered".into(),
+        ),
+        Ok(_) => check(
+            "database",
+            "database",
+            Status::Warning,
+            Some(t),
+            "the database answers slowly".into(),
+        ),
+        Err(_) => check(
+            "database",
+            "database",
+            Status::Critical,
+            None,
+            "the database does not answer".into(),
+        ),
+    }
+}
+
+fn check_system(sampler: &mut Sampler) -> Check {
+    let (cpu, memory, disk, _) = sampler.host();
+    let worst = memory.usage_percent.max(disk.usage_percent);
+    let status = if worst >= CRIT_PERCENT {
+        Status::Critical
+    } else if worst >= WARN_PERCENT {
+        Status::Warning
+    } else {
+        Status::Healthy
+    };
+    let mut c = check(
+        "system",
+        "system",
+        status,
+        None,
+        format!(
+            "memory {:.1} %, disk {:.1} %",
+            memory.usage_percent, disk.usage_percent
+        ),
+    );
+    c.metrics = json!({"cpu_usage": cpu.usage_percent, "memory_usage": memory.usage_percent, "disk_usage": disk.usage_percent});
+    c
+}
+
+struct Runner {
+    dns: Dns,
+    db: DatabaseConnection,
+    sampler: Mutex<Option<Sampler>>,
+    data_dir: std::path::PathBuf,
+    previous: Mutex<HashMap<String, Status>>,
+    health: Health,
+}
+
+impl Runner {
+    async fn run_once(&self) {
+        let mut checks = vec![check_bind(&self.dns, &self.db).await];
+        checks.extend(check_forwarders(&self.db).await);
+        checks.push(check_database(&self.db).await);
+        // sysinfo reads /proc and statfs: off the async workers. The sampler
+        // is made there too, on first use, and kept between rounds.
+        let sampler = self.sampler.lock().ok().and_then(|mut s| s.take());
+        let data_dir = self.data_dir.clone();
+        let system = tokio::task::spawn_blocking(move || {
+            let mut s = sampler.unwrap_or_else(|| Sampler::new(&data_dir));
+            let c = check_system(&mut s);
+            (s, c)
+        })
+        .await;
+        match system {
+            Ok((s, c)) => {
+                checks.push(c);
+                if let Ok(mut slot) = self.sampler.lock() {
+                    *slot = Some(s);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "host health check failed"),
+        }
+        let bus = &self.dns.bus;
+        for c in &checks {
+            bus.publish(Event::new(EventType::HealthUpdate, c.event()));
+            let before = self
+                .previous
+                .lock()
+                .ok()
+                .and_then(|mut p| p.insert(c.key(), c.status));
+            // An alert on every change; at start only when something is wrong.
+            let changed = match before {
+                Some(b) => b != c.status,
+                None => c.status != Status::Healthy && c.status != Status::Unknown,
+            };
+            if changed {
+                let mut alert = Event::new(EventType::HealthAlert, c.event());
+                if c.status == Status::Critical {
+                    alert.priority = Priority::Critical;
+                }
+                bus.publish(alert);
+                if let Some(id) = c.forwarder_id {
+                    bus.publish(Event::new(
+                        EventType::ForwarderStatusChange,
+                        json!({
+                            "forwarder_id": id.to_string(),
+                            "name": c.name,
+                            "old_status": before.unwrap_or(Status::Unknown),
+                            "new_status": c.status,
+                            "response_time": c.response_time_ms,
+                            "message": c.message,
+                            "timestamp": c.checked_at,
+                        }),
+                    ));
+                }
+            }
+            let row = health_checks::ActiveModel {
+                component: Set(c.component.to_string()),
+                name: Set(c.name.clone()),
+                status: Set(c.status.as_str().to_string()),
+                response_time_ms: Set(c.response_time_ms),
+                message: Set(Some(c.message.chars().take(1024).collect())),
+                checked_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            };
+            if let Err(e) = row.insert(&self.db).await {
+                tracing::warn!(error = %e, "health history write failed");
+            }
+        }
+        if let Ok(mut l) = self.health.latest.write() {
+            *l = checks;
+        }
+    }
+}
+
+/// Runs the checks now, then every `every` on the scheduler.
+pub async fn spawn(
+    scheduler: &tokio_cron_scheduler::JobScheduler,
+    every: Duration,
+    dns: Dns,
+    db: DatabaseConnection,
+    data_dir: &std::path::Path,
+) -> Result<Health, String> {
+    let health = Health::default();
+    let runner = Arc::new(Runner {
+        dns,
+        db,
+        sampler: Mutex::new(None),
+        data_dir: data_dir.to_path_buf(),
+        previous: Mutex::new(HashMap::new()),
+        health: health.clone(),
+    });
+    // A slow round (timeouts) never overlaps the next one, the first included.
+    let busy = Arc::new(tokio::sync::Mutex::new(()));
+    let (first, first_busy) = (runner.clone(), busy.clone());
+    tokio::spawn(async move {
+        let _guard = first_busy.lock().await;
+        first.run_once().await
+    });
+    let job = tokio_cron_scheduler::Job::new_repeated_async(every, move |_id, _sched| {
+        let (runner, busy) = (runner.clone(), busy.clone());
+        Box::pin(async move {
+            let Ok(_guard) = busy.try_lock() else { return };
+            runner.run_once().await;
+        })
+    })
+    .map_err(|e| format!("health schedule: {e}"))?;
+    scheduler
+        .add(job)
+        .await
+        .map_err(|e| format!("health schedule: {e}"))?;
+    Ok(health)
+}

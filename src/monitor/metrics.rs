@@ -1,0 +1,257 @@
+//! MetricsActor: every `metrics_interval_secs` samples CPU (with load
+//! average), memory, the data directory's disk and network counters with
+//! sysinfo, adds the DNS figures, and publishes `system_metrics` in exactly
+//! the spec's SystemMetricsEvent shape.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hdns_actors::bus::EventBus;
+use hdns_actors::events::{Event, EventType};
+use hdns_actors::querylog::QueryLog;
+use hdns_entities::{dns_records, zones};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use serde::Serialize;
+use sysinfo::{Disks, Networks, System};
+
+use super::bind_stats::{self, ratios as ratios_between, Counters, Ratios};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Cpu {
+    pub usage_percent: f64,
+    /// 1, 5 and 15 minutes.
+    pub load_average: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub total: u64,
+    pub used: u64,
+    pub available: u64,
+    pub usage_percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Network {
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DnsFigures {
+    pub queries_per_second: f64,
+    pub active_zones: u64,
+    pub total_records: u64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Metrics {
+    pub cpu: Cpu,
+    pub memory: Usage,
+    pub disk: Usage,
+    pub network: Network,
+    pub dns: DnsFigures,
+}
+
+/// `SystemMetricsEvent` of the spec.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SystemMetrics {
+    pub metrics: Metrics,
+    pub timestamp: String,
+}
+
+fn percent(used: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        (used as f64 * 10_000.0 / total as f64).round() / 100.0
+    }
+}
+
+/// Reads the host; keeps sysinfo's state between samples (CPU usage is a
+/// difference between two refreshes).
+pub struct Sampler {
+    sys: System,
+    disks: Disks,
+    networks: Networks,
+    data_dir: PathBuf,
+}
+
+impl Sampler {
+    pub fn new(data_dir: &Path) -> Self {
+        let mut sys = System::new();
+        sys.refresh_cpu_usage();
+        sys.refresh_memory();
+        Self {
+            sys,
+            disks: Disks::new_with_refreshed_list(),
+            networks: Networks::new_with_refreshed_list(),
+            data_dir: data_dir
+                .canonicalize()
+                .unwrap_or_else(|_| data_dir.to_path_buf()),
+        }
+    }
+
+    /// CPU, memory, disk and network now.
+    pub fn host(&mut self) -> (Cpu, Usage, Usage, Network) {
+        self.sys.refresh_cpu_usage();
+        self.sys.refresh_memory();
+        self.disks.refresh(true);
+        self.networks.refresh(true);
+        let load = System::load_average();
+        let cpu = Cpu {
+            usage_percent: (f64::from(self.sys.global_cpu_usage()) * 100.0).round() / 100.0,
+            load_average: vec![load.one, load.five, load.fifteen],
+        };
+        let (total, available) = (self.sys.total_memory(), self.sys.available_memory());
+        let memory = Usage {
+            total,
+            used: total.saturating_sub(available),
+            available,
+            usage_percent: percent(total.saturating_sub(available), total),
+        };
+        // The disk holding the data directory: the longest matching mount point.
+        let disk = self
+            .disks
+            .list()
+            .iter()
+            .filter(|d| self.data_dir.starts_with(d.mount_point()))
+            .max_by_key(|d| d.mount_point().as_os_str().len())
+            .map(|d| {
+                let (t, a) = (d.total_space(), d.available_space());
+                Usage {
+                    total: t,
+                    used: t.saturating_sub(a),
+                    available: a,
+                    usage_percent: percent(t.saturating_sub(a), t),
+                }
+            })
+            .unwrap_or(Usage {
+                total: 0,
+                used: 0,
+                available: 0,
+                usage_percent: 0.0,
+            });
+        let mut network = Network {
+            bytes_sent: 0,
+            bytes_received: 0,
+            packets_sent: 0,
+            packets_received: 0,
+        };
+        for (_, n) in self.networks.iter() {
+            network.bytes_sent += n.total_transmitted();
+            network.bytes_received += n.total_received();
+            network.packets_sent += n.total_packets_transmitted();
+            network.packets_received += n.total_packets_received();
+        }
+        (cpu, memory, disk, network)
+    }
+}
+
+pub async fn dns_figures(db: &DatabaseConnection, queries: &QueryLog) -> DnsFigures {
+    let active_zones = zones::Entity::find()
+        .filter(zones::Column::Enabled.eq(true))
+        .count(db)
+        .await
+        .unwrap_or(0);
+    let total_records = dns_records::Entity::find().count(db).await.unwrap_or(0);
+    DnsFigures {
+        queries_per_second: queries.snapshot().queries_per_second,
+        active_zones,
+        total_records,
+    }
+}
+
+/// The latest sample, for `/api/realtime`, `/api/dashboard` and `/metrics`.
+pub type Latest = Arc<RwLock<Option<SystemMetrics>>>;
+/// NXDOMAIN and blocked ratios from named's statistics channel.
+pub type SharedRatios = Arc<RwLock<Ratios>>;
+
+/// Where named's statistics channel answers (`None`: BIND disabled).
+pub struct Sources {
+    pub data_dir: PathBuf,
+    pub stats_port: Option<u16>,
+}
+
+pub fn spawn(
+    every: Duration,
+    sources: Sources,
+    db: DatabaseConnection,
+    queries: QueryLog,
+    bus: EventBus,
+) -> (Latest, SharedRatios) {
+    let latest: Latest = Arc::new(RwLock::new(None));
+    let ratios: SharedRatios = Arc::new(RwLock::new(Ratios::default()));
+    let out = latest.clone();
+    let ratios_out = ratios.clone();
+    let Sources {
+        data_dir,
+        stats_port,
+    } = sources;
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        // Samples of named's counters over the last minute: ratios span it.
+        let mut window: std::collections::VecDeque<(std::time::Instant, Counters)> =
+            std::collections::VecDeque::new();
+        let mut sampler: Option<Sampler> = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            // sysinfo reads /proc and statfs: keep it off the async workers
+            // (the sampler is made there on first use and kept).
+            let (kept, dir) = (sampler.take(), data_dir.clone());
+            let sampled = tokio::task::spawn_blocking(move || {
+                let mut s = kept.unwrap_or_else(|| Sampler::new(&dir));
+                let h = s.host();
+                (s, h)
+            })
+            .await;
+            let (s, host) = match sampled {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics sample failed");
+                    continue;
+                }
+            };
+            sampler = Some(s);
+            if let Some(port) = stats_port {
+                if let Some(now) = bind_stats::fetch(&http, port).await {
+                    let t = std::time::Instant::now();
+                    while window
+                        .get(1)
+                        .is_some_and(|(at, _)| t.duration_since(*at) >= Duration::from_secs(60))
+                    {
+                        window.pop_front();
+                    }
+                    let r = ratios_between(window.front().map_or(now, |(_, c)| *c), now);
+                    window.push_back((t, now));
+                    if let Ok(mut slot) = ratios_out.write() {
+                        *slot = r;
+                    }
+                }
+            }
+            let (cpu, memory, disk, network) = host;
+            let dns = dns_figures(&db, &queries).await;
+            let m = SystemMetrics {
+                metrics: Metrics {
+                    cpu,
+                    memory,
+                    disk,
+                    network,
+                    dns,
+                },
+                timestamp: hdns_actors::events::now_iso(),
+            };
+            bus.publish(Event::new(EventType::SystemMetrics, &m));
+            if let Ok(mut l) = out.write() {
+                *l = Some(m);
+            }
+        }
+    });
+    (latest, ratios)
+}

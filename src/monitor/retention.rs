@@ -1,0 +1,108 @@
+//! Scheduled clean-up: per-minute query aggregates, the event log and health
+//! history older than their configured retention are deleted every hour.
+
+use hdns_entities::{event_log, health_checks, query_stats};
+use sea_orm::{ColumnTrait, DatabaseConnection, DeleteResult, EntityTrait, QueryFilter};
+
+use crate::config::Config;
+
+fn cutoff(days: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::days(i64::from(days))
+}
+
+/// Deletes what is past retention; returns rows deleted per table.
+pub async fn sweep(
+    db: &DatabaseConnection,
+    cfg: &Config,
+) -> Result<[(&'static str, u64); 3], sea_orm::DbErr> {
+    let q: DeleteResult = query_stats::Entity::delete_many()
+        .filter(query_stats::Column::Minute.lt(cutoff(cfg.retention_query_stats_days)))
+        .exec(db)
+        .await?;
+    let e = event_log::Entity::delete_many()
+        .filter(event_log::Column::CreatedAt.lt(cutoff(cfg.retention_events_days)))
+        .exec(db)
+        .await?;
+    let h = health_checks::Entity::delete_many()
+        .filter(health_checks::Column::CheckedAt.lt(cutoff(cfg.retention_health_days)))
+        .exec(db)
+        .await?;
+    Ok([
+        ("query_stats", q.rows_affected),
+        ("event_log", e.rows_affected),
+        ("health_checks", h.rows_affected),
+    ])
+}
+
+async fn sweep_logged(db: &DatabaseConnection, cfg: &Config) {
+    match sweep(db, cfg).await {
+        Ok(counts) => tracing::info!(?counts, "retention sweep"),
+        Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+    }
+}
+
+/// Runs `sweep` at start and at minute 7 of every hour.
+pub async fn schedule(
+    scheduler: &tokio_cron_scheduler::JobScheduler,
+    db: DatabaseConnection,
+    cfg: std::sync::Arc<Config>,
+) -> Result<(), String> {
+    let (db0, cfg0) = (db.clone(), cfg.clone());
+    tokio::spawn(async move { sweep_logged(&db0, &cfg0).await });
+    let job = tokio_cron_scheduler::Job::new_async("0 7 * * * *", move |_id, _sched| {
+        let (db, cfg) = (db.clone(), cfg.clone());
+        Box::pin(async move { sweep_logged(&db, &cfg).await })
+    })
+    .map_err(|e| format!("retention schedule: {e}"))?;
+    scheduler
+        .add(job)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("retention schedule: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveModelTrait, PaginatorTrait, Set};
+
+    #[tokio::test]
+    async fn deletes_only_what_is_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        let cfg = Config::default();
+        for days_ago in [1, 31, 400] {
+            event_log::ActiveModel {
+                event_type: Set("zone_created".into()),
+                priority: Set("high".into()),
+                payload: Set(serde_json::json!({})),
+                created_at: Set(chrono::Utc::now() - chrono::Duration::days(days_ago)),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+            health_checks::ActiveModel {
+                component: Set("database".into()),
+                name: Set("database".into()),
+                status: Set("healthy".into()),
+                response_time_ms: Set(Some(1.0)),
+                message: Set(None),
+                checked_at: Set(chrono::Utc::now() - chrono::Duration::days(days_ago)),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+        }
+        let counts = sweep(&db, &cfg).await.unwrap();
+        assert_eq!(
+            counts,
+            [("query_stats", 0), ("event_log", 2), ("health_checks", 2)]
+        );
+        assert_eq!(event_log::Entity::find().count(&db).await.unwrap(), 1);
+        assert_eq!(health_checks::Entity::find().count(&db).await.unwrap(), 1);
+    }
+}
