@@ -81,6 +81,14 @@ pub struct Config {
     /// A bearer token Prometheus sends to `/metrics`; unset: `/metrics`
     /// answers loopback clients only.
     pub metrics_token: Option<String>,
+    /// File feeds must live here [default: `<data_dir>/feeds`].
+    pub threat_feed_dir: Option<PathBuf>,
+    /// Largest threat feed accepted, in bytes.
+    pub threat_feed_max_bytes: u64,
+    /// Seconds a feed download may take.
+    pub threat_feed_timeout_secs: u64,
+    /// One security alert per client and blocked name per this many seconds.
+    pub threat_alert_window_secs: u64,
 }
 
 impl Default for Config {
@@ -122,6 +130,10 @@ impl Default for Config {
             retention_events_days: 30,
             retention_health_days: 7,
             metrics_token: None,
+            threat_feed_dir: None,
+            threat_feed_max_bytes: 64 * 1024 * 1024,
+            threat_feed_timeout_secs: 60,
+            threat_alert_window_secs: 60,
         }
     }
 }
@@ -194,6 +206,11 @@ impl Config {
                 return Err(format!("{key} must be 1 to 36500"));
             }
         }
+        if self.threat_feed_max_bytes == 0 || self.threat_feed_timeout_secs == 0 {
+            return Err(
+                "threat_feed_max_bytes and threat_feed_timeout_secs must be at least 1".into(),
+            );
+        }
         if self.access_token_ttl_secs < 10 {
             return Err("access_token_ttl_secs must be at least 10".into());
         }
@@ -209,6 +226,15 @@ impl Config {
                 self.data_dir.join("hybrid-dns.db").display()
             ),
         }
+    }
+
+    /// Where file feeds must live.
+    pub fn threat_feed_dir(&self) -> PathBuf {
+        let dir = self
+            .threat_feed_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("feeds"));
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 
     /// The BIND mode in force.

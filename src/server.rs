@@ -46,7 +46,9 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
     crate::ws::spawn_session_sweeper(hub.clone(), conn.clone(), std::time::Duration::from_secs(2));
     let cfg = Arc::new(cfg);
     let monitor = crate::monitor::start(&cfg, &conn, &dns).await?;
+    let security = crate::security::start(&cfg, &conn, &dns, monitor.scheduler.clone()).await?;
     Ok(AppState {
+        security,
         monitor,
         hub,
         dns,

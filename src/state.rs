@@ -20,4 +20,5 @@ pub struct AppState {
     pub bulk: BulkRegistry,
     pub hub: Arc<crate::ws::Hub>,
     pub monitor: crate::monitor::Monitor,
+    pub security: crate::security::Security,
 }

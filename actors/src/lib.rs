@@ -6,4 +6,5 @@ pub mod bind;
 pub mod bus;
 pub mod events;
 pub mod querylog;
+pub mod rpz;
 pub mod ws;

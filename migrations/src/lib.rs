@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_auth;
 mod m20261122_000002_dns;
 mod m20261123_000003_monitoring;
+mod m20261123_000004_security;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_auth::Migration),
             Box::new(m20261122_000002_dns::Migration),
             Box::new(m20261123_000003_monitoring::Migration),
+            Box::new(m20261123_000004_security::Migration),
         ]
     }
 }

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    auth, dashboard, events, forwarders, health, prometheus, realtime, records, reports, system,
-    users, zones,
+    auth, dashboard, events, forwarders, health, prometheus, realtime, records, reports, rpz,
+    system, users, zones,
 };
 
 #[derive(OpenApi)]
@@ -25,6 +25,9 @@ use super::{
         records::list, records::create, records::get, records::update, records::delete, records::bulk_start, records::bulk_status,
         events::list, events::publish,
         forwarders::list, forwarders::create, forwarders::get, forwarders::update, forwarders::delete, forwarders::test,
+        rpz::list_rules, rpz::create_rule, rpz::bulk_rules, rpz::get_rule, rpz::update_rule, rpz::delete_rule, rpz::statistics,
+        rpz::list_feeds, rpz::create_feed, rpz::get_feed, rpz::update_feed, rpz::delete_feed, rpz::run_feed,
+        rpz::list_alerts, rpz::acknowledge,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -35,6 +38,7 @@ use super::{
         (name = "zones", description = "Zones, zone files and zone grants"),
         (name = "records", description = "DNS records and bulk changes"),
         (name = "forwarders", description = "Conditional forwarders"),
+        (name = "rpz", description = "Response-policy rules, threat feeds and security alerts"),
         (name = "events", description = "The event log, and publishing events to WebSocket sessions"),
         (name = "monitoring", description = "Dashboard, realtime values, system status, reports and Prometheus metrics"),
     )

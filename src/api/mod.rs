@@ -12,6 +12,7 @@ pub mod range;
 pub mod realtime;
 pub mod records;
 pub mod reports;
+pub mod rpz;
 pub mod system;
 pub mod users;
 pub mod zones;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_zone_file: usize) {
             .service(web::scope("/zones").configure(|c| zones::configure(c, max_zone_file)))
             .service(web::scope("/dns-records").configure(records::configure))
             .service(web::scope("/forwarders").configure(forwarders::configure))
+            .service(web::scope("/rpz").configure(rpz::configure))
             .service(web::scope("/events").configure(events::configure)),
     )
     .service(web::resource("/metrics").route(web::get().to(prometheus::metrics)))

@@ -222,6 +222,23 @@ impl Dns {
         Ok(())
     }
 
+    /// Finishes a change to the manual response-policy rules (the caller
+    /// holds the zone's lock): renders and checks the zone, commits,
+    /// installs and waits until named serves it. Returns the zone's serial.
+    pub async fn commit_policy(&self, txn: DatabaseTransaction, what: &str) -> ApiResult<i64> {
+        let (staged, serial) = self
+            .files
+            .stage_manual_rpz(&txn)
+            .await
+            .map_err(|e| self.map(what, e))?;
+        txn.commit().await?;
+        install(staged).await?;
+        let zone = hdns_actors::rpz::MANUAL_ZONE.to_string();
+        self.reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
+            .await;
+        Ok(serial)
+    }
+
     /// Renders every file from the database and reloads (start-up, `bind sync`).
     pub async fn sync_all(&self, db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, String> {
         let txn = crate::db::write_txn(db).await.map_err(|e| e.to_string())?;

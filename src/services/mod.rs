@@ -9,6 +9,8 @@ pub mod dns_commit;
 pub mod forwarders;
 pub mod grants;
 pub mod records;
+pub mod rpz;
+pub mod threat_feeds;
 pub mod users;
 pub mod zone_import;
 pub mod zones;

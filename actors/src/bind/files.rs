@@ -40,6 +40,22 @@ impl BindPaths {
     pub fn query_log(&self) -> PathBuf {
         self.logs_dir().join("query.log")
     }
+    /// named's log of RPZ rewrites.
+    pub fn rpz_log(&self) -> PathBuf {
+        self.logs_dir().join("rpz.log")
+    }
+    /// Response-policy zones (manual and feeds) and each feed's last good list.
+    pub fn rpz_dir(&self) -> PathBuf {
+        self.dir.join("rpz")
+    }
+    pub fn rpz_file(&self, zone: &str) -> PathBuf {
+        self.rpz_dir().join(format!("{zone}.db"))
+    }
+    /// A feed's last good entries, sorted, one per line (what the next
+    /// update diffs against).
+    pub fn feed_list(&self, feed_id: i32) -> PathBuf {
+        self.rpz_dir().join(format!("feed-{feed_id}.list"))
+    }
     pub fn pid_file(&self) -> PathBuf {
         self.dir.join("named.pid")
     }
@@ -58,6 +74,7 @@ impl BindPaths {
             self.zones_dir(),
             self.secondary_dir(),
             self.logs_dir(),
+            self.rpz_dir(),
         ] {
             std::fs::create_dir_all(d)?;
         }
@@ -75,18 +92,37 @@ pub struct Staged {
 }
 
 impl Staged {
-    pub async fn write(target: PathBuf, content: &str) -> std::io::Result<Self> {
+    fn temp_for(target: &Path) -> PathBuf {
         let name = target
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("file");
-        let temp = target.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        target.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()))
+    }
+
+    pub async fn write(target: PathBuf, content: &str) -> std::io::Result<Self> {
+        let temp = Self::temp_for(&target);
         tokio::fs::write(&temp, content).await?;
         Ok(Self {
             temp,
             target,
             installed: false,
         })
+    }
+
+    /// For large files written in a blocking task: the staged file and its
+    /// open temporary file.
+    pub fn create_sync(target: PathBuf) -> std::io::Result<(Self, std::fs::File)> {
+        let temp = Self::temp_for(&target);
+        let file = std::fs::File::create(&temp)?;
+        Ok((
+            Self {
+                temp,
+                target,
+                installed: false,
+            },
+            file,
+        ))
     }
 
     /// Renames into place: readers see the old file or the new, never half of one.

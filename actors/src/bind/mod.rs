@@ -82,6 +82,8 @@ impl BindSettings {
             allow_query: vec!["any".into()],
             forwarders: self.global_forwarders.clone(),
             query_log: self.paths.query_log().to_string_lossy().into_owned(),
+            rpz_log: self.paths.rpz_log().to_string_lossy().into_owned(),
+            policy_zones: Vec::new(),
             zones_conf: self.paths.zones_conf().to_string_lossy().into_owned(),
         }
     }

@@ -21,6 +21,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "zones/reverse.zone.tera",
         include_str!("../../../templates/zones/reverse.zone.tera"),
     ),
+    (
+        "rpz_manual.zone.tera",
+        include_str!("../../../templates/rpz_manual.zone.tera"),
+    ),
+    (
+        "threat_feed_zone.tera",
+        include_str!("../../../templates/threat_feed_zone.tera"),
+    ),
 ];
 
 pub struct Renderer {
@@ -41,6 +49,11 @@ pub struct NamedConf {
     pub allow_query: Vec<String>,
     pub forwarders: Vec<String>,
     pub query_log: String,
+    /// Where named logs RPZ rewrites (the ThreatDetector follows it).
+    pub rpz_log: String,
+    /// `response-policy` zones in order (manual first, so its passthru
+    /// rules win over every feed).
+    pub policy_zones: Vec<String>,
     /// The zone statements file named.conf includes.
     pub zones_conf: String,
 }
@@ -56,6 +69,22 @@ pub struct ZoneStanza {
     pub forward_policy: String,
     pub allow_transfer: Vec<String>,
     pub also_notify: Vec<String>,
+}
+
+/// A response-policy zone's statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyZoneStanza {
+    pub name: String,
+    pub file: String,
+}
+
+/// One record of the manual policy zone.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyLine {
+    pub owner: String,
+    pub rtype: String,
+    pub rdata: String,
+    pub category: String,
 }
 
 /// A conditional forwarder, rendered as a forward zone per domain.
@@ -122,11 +151,34 @@ impl Renderer {
         &self,
         zones: &[ZoneStanza],
         forwarders: &[ForwarderStanza],
+        policy_zones: &[PolicyZoneStanza],
     ) -> Result<String, String> {
         let mut ctx = Context::new();
         ctx.insert("zones", zones);
         ctx.insert("conditional_forwarders", forwarders);
+        ctx.insert("policy_zones", policy_zones);
         self.render("config/zones.conf.tera", &ctx)
+    }
+
+    /// The manual policy zone: every enabled rule.
+    pub fn rpz_manual(
+        &self,
+        zone: &str,
+        serial: i64,
+        rules: &[PolicyLine],
+    ) -> Result<String, String> {
+        let mut ctx = Context::new();
+        ctx.insert("zone", zone);
+        ctx.insert("serial", &serial);
+        ctx.insert("rules", rules);
+        self.render("rpz_manual.zone.tera", &ctx)
+    }
+
+    /// The header of a feed's policy zone (the body is written by
+    /// `rpz::zone::write_body`).
+    pub fn feed_header(&self, ctx: &serde_json::Value) -> Result<String, String> {
+        let ctx = Context::from_serialize(ctx).map_err(|e| e.to_string())?;
+        self.render("threat_feed_zone.tera", &ctx)
     }
 
     pub fn zone_file(&self, zone: &ZoneHeader, records: &[RecordLine]) -> Result<String, String> {
@@ -201,7 +253,7 @@ mod tests {
             also_notify: vec![],
         };
         let text = r
-            .zones_conf(&[z("master"), z("slave"), z("forward")], &[])
+            .zones_conf(&[z("master"), z("slave"), z("forward")], &[], &[])
             .unwrap();
         assert!(text.contains("zone \"master.test\" {\n    type primary;"));
         assert!(text.contains("primaries { 192.0.2.53; };"));

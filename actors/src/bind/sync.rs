@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use hdns_entities::{dns_records, forwarders, zones};
+use hdns_entities::{dns_records, forwarders, rpz_rules, threat_feeds, zones};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::files::{self, Staged};
-use super::render::{ForwarderStanza, Renderer, ZoneStanza};
+use super::render::{ForwarderStanza, PolicyLine, PolicyZoneStanza, Renderer, ZoneStanza};
 use super::{zonedata, BindMode, BindSettings};
+use crate::rpz::{self, Action};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
@@ -53,6 +54,7 @@ pub struct BindFiles {
     renderer: Arc<Renderer>,
     zone_locks: Arc<DashMap<String, Arc<Mutex<()>>>>,
     conf_lock: Arc<Mutex<()>>,
+    rpz_serial: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl BindFiles {
@@ -74,6 +76,7 @@ impl BindFiles {
             renderer: Arc::new(Renderer::new()?),
             zone_locks: Arc::new(DashMap::new()),
             conf_lock: Arc::new(Mutex::new(())),
+            rpz_serial: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         })
     }
 
@@ -210,9 +213,24 @@ impl BindFiles {
                     })
             })
             .collect();
+        // Policy zones: the manual one, then each enabled feed's.
+        let feeds = threat_feeds::Entity::find()
+            .filter(threat_feeds::Column::Enabled.eq(true))
+            .order_by_asc(threat_feeds::Column::Id)
+            .all(db)
+            .await?;
+        let mut policy: Vec<String> = vec![rpz::MANUAL_ZONE.to_string()];
+        policy.extend(feeds.iter().map(|f| rpz::feed_zone(f.id)));
+        let pstanzas: Vec<PolicyZoneStanza> = policy
+            .iter()
+            .map(|z| PolicyZoneStanza {
+                name: z.clone(),
+                file: paths.rpz_file(z).to_string_lossy().into_owned(),
+            })
+            .collect();
         let zones_text = self
             .renderer
-            .zones_conf(&stanzas, &fstanzas)
+            .zones_conf(&stanzas, &fstanzas, &pstanzas)
             .map_err(BindError::Internal)?;
         let zones_staged = Staged::write(paths.zones_conf(), &zones_text).await?;
 
@@ -225,6 +243,7 @@ impl BindFiles {
             // Check a named.conf that includes the staged zone statements, then
             // stage the real one that includes the final path.
             let mut conf = self.settings.named_conf();
+            conf.policy_zones = policy.clone();
             conf.zones_conf = zones_staged.temp.to_string_lossy().into_owned();
             let probe = Staged::write(
                 paths.named_conf(),
@@ -238,9 +257,11 @@ impl BindFiles {
                 .await
                 .map_err(BindError::Check)?;
             drop(probe);
+            let mut conf = self.settings.named_conf();
+            conf.policy_zones = policy;
             let real = self
                 .renderer
-                .named_conf(&self.settings.named_conf())
+                .named_conf(&conf)
                 .map_err(BindError::Internal)?;
             staged.push(Staged::write(paths.named_conf(), &real).await?);
         }
@@ -263,10 +284,141 @@ impl BindFiles {
                 names.push(z.name.clone());
             }
         }
+        // Policy zones exist before named.conf names them: the manual zone
+        // from the database, and an empty zone for a feed never fetched.
+        let (staged, _) = self.stage_manual_rpz(db).await?;
+        staged.install().await?;
+        for f in threat_feeds::Entity::find().all(db).await? {
+            self.ensure_feed_zone(f.id).await?;
+        }
         for f in self.stage_config(db).await? {
             f.install().await?;
         }
         Ok(names)
+    }
+
+    /// A serial for a policy zone: the clock's seconds, and always more than
+    /// the last one handed out (policy zones are never transferred, so a
+    /// serial only has to change for the SOA probe to see a reload).
+    pub fn rpz_serial(&self) -> i64 {
+        let now = chrono::Utc::now().timestamp();
+        let mut last = self.rpz_serial.load(std::sync::atomic::Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self.rpz_serial.compare_exchange(
+                last,
+                next,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    /// Renders and checks the manual policy zone from the enabled rules.
+    /// Returns it staged with its serial. The caller holds the zone's lock.
+    pub async fn stage_manual_rpz<C: ConnectionTrait>(
+        &self,
+        db: &C,
+    ) -> Result<(Staged, i64), BindError> {
+        let rules = rpz_rules::Entity::find()
+            .filter(rpz_rules::Column::Enabled.eq(true))
+            .order_by_asc(rpz_rules::Column::Domain)
+            .all(db)
+            .await?;
+        let lines: Vec<PolicyLine> = rules
+            .iter()
+            .map(|r| {
+                let action = Action::parse(&r.action).unwrap_or(Action::Nxdomain);
+                let (rtype, rdata) = rpz::zone::rdata(action, r.redirect_target.as_deref());
+                PolicyLine {
+                    owner: r.domain.clone(),
+                    rtype: rtype.into(),
+                    rdata,
+                    category: r.category.clone(),
+                }
+            })
+            .collect();
+        let serial = self.rpz_serial();
+        let text = self
+            .renderer
+            .rpz_manual(rpz::MANUAL_ZONE, serial, &lines)
+            .map_err(BindError::Internal)?;
+        let staged = self.stage_policy_text(rpz::MANUAL_ZONE, &text).await?;
+        Ok((staged, serial))
+    }
+
+    async fn stage_policy_text(&self, zone: &str, text: &str) -> Result<Staged, BindError> {
+        let staged = Staged::write(self.settings.paths.rpz_file(zone), text).await?;
+        files::check_zone(&self.settings.tools, zone, &staged.temp)
+            .await
+            .map_err(BindError::Check)?;
+        Ok(staged)
+    }
+
+    /// Renders a feed's zone: the header from its template, then one record
+    /// per entry, written and checked off the async threads.
+    pub async fn stage_feed_zone(
+        &self,
+        feed_id: i32,
+        header: serde_json::Value,
+        entries: std::sync::Arc<Vec<String>>,
+        action: Action,
+        target: Option<String>,
+    ) -> Result<Staged, BindError> {
+        let zone = rpz::feed_zone(feed_id);
+        let head = self
+            .renderer
+            .feed_header(&header)
+            .map_err(BindError::Internal)?;
+        let target_path = self.settings.paths.rpz_file(&zone);
+        let staged = tokio::task::spawn_blocking(move || -> std::io::Result<Staged> {
+            use std::io::Write;
+            let (staged, file) = Staged::create_sync(target_path)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            w.write_all(head.as_bytes())?;
+            rpz::zone::write_body(&mut w, &entries, action, target.as_deref())?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(staged)
+        })
+        .await
+        .map_err(|e| BindError::Internal(e.to_string()))??;
+        files::check_zone(&self.settings.tools, &zone, &staged.temp)
+            .await
+            .map_err(BindError::Check)?;
+        Ok(staged)
+    }
+
+    /// Writes an empty policy zone for a feed that has none yet, so named
+    /// can load every zone `response-policy` names.
+    pub async fn ensure_feed_zone(&self, feed_id: i32) -> Result<(), BindError> {
+        let zone = rpz::feed_zone(feed_id);
+        if self.settings.paths.rpz_file(&zone).exists() {
+            return Ok(());
+        }
+        let header = serde_json::json!({
+            "zone": zone, "feed": format!("feed {feed_id}"), "category": "-",
+            "source": "nothing yet", "rendered_at": chrono::Utc::now().to_rfc3339(),
+            "entries": 0, "serial": self.rpz_serial(),
+        });
+        let head = self
+            .renderer
+            .feed_header(&header)
+            .map_err(BindError::Internal)?;
+        self.stage_policy_text(&zone, &head)
+            .await?
+            .install()
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a deleted feed's zone and list (after the config no longer names it).
+    pub async fn remove_feed_files(&self, feed_id: i32) {
+        let p = &self.settings.paths;
+        let _ = tokio::fs::remove_file(p.rpz_file(&rpz::feed_zone(feed_id))).await;
+        let _ = tokio::fs::remove_file(p.feed_list(feed_id)).await;
     }
 
     /// Removes a deleted zone's file (after the config no longer names it).

@@ -1,0 +1,235 @@
+//! Threat detection: follows named's `rpz` log. Every rewrite of a blocked
+//! name becomes a `threat_detected` event and, at most once per client and
+//! name per window, a persisted `security_alert`. Passthru (whitelisted)
+//! hits are not threats.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use hdns_actors::bus::EventBus;
+use hdns_actors::events::{Event, EventType, Priority};
+use hdns_actors::querylog::tail::Follower;
+use hdns_actors::rpz::{self, log, Category};
+use hdns_entities::{rpz_rules, threat_feeds};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::alerts::{self, Alert};
+
+/// At most this many `threat_detected` events per second; the rest are counted.
+const EVENTS_PER_SEC: u32 = 200;
+
+#[derive(Debug)]
+struct Hit {
+    client_ip: String,
+    qname: String,
+    qtype: String,
+    policy: String,
+    via: String,
+}
+
+/// Counters for `/api/system`-style reporting.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct DetectStats {
+    pub hits: u64,
+    pub events_suppressed: u64,
+    pub alerts_suppressed: u64,
+}
+
+pub type SharedDetectStats = std::sync::Arc<std::sync::Mutex<DetectStats>>;
+
+/// Starts the follower thread and the task that turns hits into events.
+pub fn spawn(
+    path: PathBuf,
+    db: DatabaseConnection,
+    bus: EventBus,
+    alert_window: Duration,
+) -> SharedDetectStats {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("rpz-log".into())
+        .spawn(move || follow(path, tx))
+        .expect("spawn the rpz log follower");
+    let stats = SharedDetectStats::default();
+    tokio::spawn(consume(rx, db, bus, alert_window, stats.clone()));
+    stats
+}
+
+fn follow(path: PathBuf, tx: mpsc::UnboundedSender<Hit>) {
+    let mut f = Follower::new(&path, true);
+    loop {
+        let _ = f.read(|line| {
+            let Some(h) = log::parse(line) else { return };
+            if h.policy.eq_ignore_ascii_case("PASSTHRU") {
+                return;
+            }
+            let _ = tx.send(Hit {
+                client_ip: h.client_ip.into(),
+                qname: h.qname.to_ascii_lowercase(),
+                qtype: h.qtype.into(),
+                policy: h.policy.into(),
+                via: h.via.to_ascii_lowercase(),
+            });
+        });
+        if tx.is_closed() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Where a hit's rule came from and what it says.
+struct Source {
+    kind: &'static str,
+    rule: String,
+    category: Category,
+    feed_id: Option<i32>,
+    feed_name: Option<String>,
+}
+
+async fn source_of(db: &DatabaseConnection, via: &str) -> Source {
+    let unknown = |rule: &str| Source {
+        kind: "unknown",
+        rule: rule.to_string(),
+        category: Category::Custom,
+        feed_id: None,
+        feed_name: None,
+    };
+    if let Some(rule) = via.strip_suffix(&format!(".{}", rpz::MANUAL_ZONE)) {
+        let row = rpz_rules::Entity::find()
+            .filter(rpz_rules::Column::Domain.eq(rule))
+            .one(db)
+            .await
+            .ok()
+            .flatten();
+        return match row {
+            Some(r) => Source {
+                kind: "manual",
+                rule: rule.into(),
+                category: Category::parse(&r.category).unwrap_or(Category::Custom),
+                feed_id: None,
+                feed_name: None,
+            },
+            None => unknown(rule),
+        };
+    }
+    let Some((rule, zone)) = via.split_once(".feed-") else {
+        return unknown(via);
+    };
+    let id = zone
+        .strip_suffix(&format!(".{}", rpz::RPZ_SUFFIX))
+        .and_then(|n| n.parse::<i32>().ok());
+    let feed = match id {
+        Some(id) => threat_feeds::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match feed {
+        Some(f) => Source {
+            kind: "feed",
+            rule: rule.into(),
+            category: Category::parse(&f.category).unwrap_or(Category::Custom),
+            feed_id: Some(f.id),
+            feed_name: Some(f.name),
+        },
+        None => unknown(rule),
+    }
+}
+
+async fn consume(
+    mut rx: mpsc::UnboundedReceiver<Hit>,
+    db: DatabaseConnection,
+    bus: EventBus,
+    window: Duration,
+    stats: SharedDetectStats,
+) {
+    let mut last_alert: HashMap<(String, String), Instant> = HashMap::new();
+    let (mut second, mut this_second) = (Instant::now(), 0u32);
+    while let Some(h) = rx.recv().await {
+        let now = Instant::now();
+        if now.duration_since(second) >= Duration::from_secs(1) {
+            (second, this_second) = (now, 0);
+        }
+        if last_alert.len() > 10_000 {
+            last_alert.retain(|_, t| now.duration_since(*t) < window);
+        }
+        let src = source_of(&db, &h.via).await;
+        let severity = src.category.severity();
+        let message = format!(
+            "{} looked up {} ({} {}), blocked by {} rule {}",
+            h.client_ip,
+            h.qname,
+            src.category.as_str(),
+            h.policy,
+            src.kind,
+            src.rule
+        );
+        let details = json!({
+            "query_type": h.qtype,
+            "policy": h.policy,
+            "rule": src.rule,
+            "source": src.kind,
+            "feed_id": src.feed_id,
+            "feed_name": src.feed_name,
+            "rpz_category": src.category.as_str(),
+        });
+        let critical = matches!(src.category, Category::Malware | Category::Phishing);
+        {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.hits += 1;
+            if this_second >= EVENTS_PER_SEC {
+                s.events_suppressed += 1;
+            }
+        }
+        if this_second < EVENTS_PER_SEC {
+            this_second += 1;
+            let mut e = Event::new(
+                EventType::ThreatDetected,
+                json!({
+                    "alert_id": uuid::Uuid::new_v4().to_string(),
+                    "severity": severity,
+                    "category": src.category.event_category(),
+                    "message": message,
+                    "source_ip": h.client_ip,
+                    "domain": h.qname,
+                    "details": details,
+                    "timestamp": crate::now_iso(),
+                }),
+            );
+            if !critical {
+                e.priority = Priority::High;
+            }
+            bus.publish(e);
+        }
+        let key = (h.client_ip.clone(), h.qname.clone());
+        if last_alert
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < window)
+        {
+            stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .alerts_suppressed += 1;
+            continue;
+        }
+        last_alert.insert(key, now);
+        alerts::raise(
+            &db,
+            &bus,
+            Alert {
+                severity,
+                category: src.category.event_category(),
+                message,
+                source_ip: Some(h.client_ip),
+                domain: Some(h.qname),
+                details,
+            },
+        )
+        .await;
+    }
+}

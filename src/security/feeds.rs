@@ -1,0 +1,605 @@
+//! ThreatFeedActor: schedules every enabled feed with tokio-cron-scheduler
+//! and runs updates: fetch (HTTP with timeouts, a size limit and conditional
+//! requests, or a file), parse, de-duplicate, diff against the last good
+//! list, render, check, install, reload. A failed update keeps the last good
+//! zone, records the error and raises a `security_alert`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use dashmap::DashMap;
+use hdns_actors::events::{Event, EventType};
+use hdns_actors::rpz::{self, feed, Action, Category};
+use hdns_entities::threat_feeds;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use serde_json::json;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use uuid::Uuid;
+
+use super::alerts::{self, Alert};
+use crate::services::dns_commit::Dns;
+
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    /// File feeds must live under this directory.
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub timeout: Duration,
+}
+
+/// A cron expression as tokio-cron-scheduler takes it: 5 fields get a
+/// leading `0` (seconds). `None` when it does not parse.
+pub fn normalize_schedule(s: &str) -> Option<String> {
+    let s = s.trim();
+    let fields = s.split_whitespace().count();
+    let full = match fields {
+        5 => format!("0 {s}"),
+        6 | 7 => s.to_string(),
+        _ => return None,
+    };
+    Job::new_async(full.as_str(), |_, _| Box::pin(async {}))
+        .ok()
+        .map(|_| full)
+}
+
+#[derive(Clone)]
+pub struct ThreatFeedActor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    dns: Dns,
+    settings: FeedSettings,
+    scheduler: JobScheduler,
+    jobs: DashMap<i32, Uuid>,
+    running: DashMap<i32, String>,
+    http: reqwest::Client,
+}
+
+/// Who asked for an update: progress events go to them.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub id: String,
+    pub user_id: i32,
+}
+
+struct Outcome {
+    added: u64,
+    removed: u64,
+    total: u64,
+    invalid: u64,
+    duplicates: u64,
+    /// Nothing to install: not modified, or the same list.
+    unchanged: bool,
+    serial: i64,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+enum Fetched {
+    NotModified,
+    Body {
+        text: String,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+impl ThreatFeedActor {
+    pub async fn start(
+        db: DatabaseConnection,
+        dns: Dns,
+        settings: FeedSettings,
+        scheduler: JobScheduler,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(settings.timeout))
+            .timeout(settings.timeout)
+            .user_agent(concat!("hybrid-dns/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let me = Self {
+            inner: Arc::new(Inner {
+                db,
+                dns,
+                settings,
+                scheduler,
+                jobs: DashMap::new(),
+                running: DashMap::new(),
+                http,
+            }),
+        };
+        let feeds = threat_feeds::Entity::find()
+            .all(&me.inner.db)
+            .await
+            .map_err(|e| e.to_string())?;
+        for f in feeds {
+            if let Err(e) = me.schedule(&f).await {
+                tracing::warn!(feed = %f.name, error = %e, "threat feed not scheduled");
+            }
+            // An update cut short by a restart left "running" behind.
+            if f.last_status == "running" {
+                let mut am = f.into_active_model();
+                am.last_status = Set("failed".into());
+                am.last_error = Set(Some("interrupted by a restart".into()));
+                let _ = am.update(&me.inner.db).await;
+            }
+        }
+        Ok(me)
+    }
+
+    pub fn settings(&self) -> &FeedSettings {
+        &self.inner.settings
+    }
+
+    /// (Re)schedules a feed after it was created or changed; disabled feeds
+    /// only lose their job.
+    pub async fn schedule(&self, f: &threat_feeds::Model) -> Result<(), String> {
+        self.unschedule(f.id).await;
+        if !f.enabled {
+            return Ok(());
+        }
+        let cron = normalize_schedule(&f.schedule).ok_or("invalid schedule")?;
+        let (me, id) = (self.clone(), f.id);
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let me = me.clone();
+            Box::pin(async move {
+                if me.claim(id, &Uuid::new_v4().to_string()) {
+                    me.update(id, None).await;
+                }
+            })
+        })
+        .map_err(|e| e.to_string())?;
+        let uuid = self
+            .inner
+            .scheduler
+            .add(job)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.inner.jobs.insert(f.id, uuid);
+        Ok(())
+    }
+
+    pub async fn unschedule(&self, feed_id: i32) {
+        if let Some((_, uuid)) = self.inner.jobs.remove(&feed_id) {
+            let _ = self.inner.scheduler.remove(&uuid).await;
+        }
+    }
+
+    /// Marks a feed as updating; false when an update already runs.
+    fn claim(&self, feed_id: i32, op: &str) -> bool {
+        match self.inner.running.entry(feed_id) {
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(v) => {
+                v.insert(op.to_string());
+                true
+            }
+        }
+    }
+
+    /// The operation updating this feed now, if any.
+    pub fn running(&self, feed_id: i32) -> Option<String> {
+        self.inner.running.get(&feed_id).map(|r| r.clone())
+    }
+
+    /// Starts an update in the background. `Err` holds the operation
+    /// already running.
+    pub fn run_now(&self, feed_id: i32, user_id: Option<i32>) -> Result<String, String> {
+        let op = Uuid::new_v4().to_string();
+        if !self.claim(feed_id, &op) {
+            return Err(self.running(feed_id).unwrap_or_default());
+        }
+        let me = self.clone();
+        let operation = user_id.map(|user_id| Operation {
+            id: op.clone(),
+            user_id,
+        });
+        tokio::spawn(async move { me.update(feed_id, operation).await });
+        Ok(op)
+    }
+
+    fn progress(&self, op: &Option<Operation>, feed_id: i32, stage: &str, percent: u8) {
+        let Some(op) = op else { return };
+        let kind = if stage == "completed" || stage == "failed" {
+            EventType::BulkOperationComplete
+        } else {
+            EventType::BulkOperationProgress
+        };
+        self.inner.dns.publish(
+            Event::new(
+                kind,
+                json!({
+                    "operation_id": op.id,
+                    "operation": "threat_feed_update",
+                    "feed_id": feed_id,
+                    "status": stage,
+                    "percent": percent,
+                    "user_id": op.user_id.to_string(),
+                    "timestamp": crate::now_iso(),
+                }),
+            )
+            .for_user(op.user_id),
+        );
+    }
+
+    /// One update of one feed (claimed by the caller); never panics the job.
+    async fn update(&self, feed_id: i32, op: Option<Operation>) {
+        let started = Instant::now();
+        let db = &self.inner.db;
+        let Ok(Some(feed)) = threat_feeds::Entity::find_by_id(feed_id).one(db).await else {
+            self.inner.running.remove(&feed_id);
+            return;
+        };
+        let mut am = feed.clone().into_active_model();
+        am.last_run_at = Set(Some(Utc::now()));
+        am.last_status = Set("running".into());
+        let _ = am.update(db).await;
+        self.progress(&op, feed_id, "fetching", 5);
+        let result = self.try_update(&feed, &op).await;
+        let ms = started.elapsed().as_millis() as u64;
+        let mut am = feed.clone().into_active_model();
+        am.updated_at = Set(Utc::now());
+        match result {
+            Ok(o) => {
+                am.last_status = Set(if o.unchanged { "unchanged" } else { "updated" }.into());
+                am.last_error = Set(None);
+                am.last_success_at = Set(Some(Utc::now()));
+                am.entry_count = Set(o.total as i64);
+                am.invalid_lines = Set(o.invalid as i64);
+                am.serial = Set(o.serial);
+                if o.etag.is_some() || o.last_modified.is_some() {
+                    am.etag = Set(o.etag.clone());
+                    am.last_modified = Set(o.last_modified.clone());
+                }
+                let _ = am.update(db).await;
+                let zone = rpz::feed_zone(feed_id);
+                let data = json!({
+                    "feed_id": feed_id,
+                    "feed_name": feed.name,
+                    "zone": zone,
+                    "status": if o.unchanged { "unchanged" } else { "updated" },
+                    "added": o.added,
+                    "removed": o.removed,
+                    "total": o.total,
+                    "invalid_lines": o.invalid,
+                    "duplicates": o.duplicates,
+                    "duration_ms": ms,
+                    "timestamp": crate::now_iso(),
+                });
+                self.inner
+                    .dns
+                    .publish(Event::new(EventType::ThreatFeedUpdated, data));
+                if !o.unchanged {
+                    self.inner.dns.publish(Event::new(
+                        EventType::RpzUpdated,
+                        json!({
+                            "zone": zone,
+                            "source": "feed",
+                            "feed_id": feed_id,
+                            "change": format!("feed {} updated", feed.name),
+                            "added": o.added,
+                            "removed": o.removed,
+                            "total": o.total,
+                            "serial": o.serial,
+                            "user_id": op.as_ref().map(|o| o.user_id.to_string()).unwrap_or_else(|| "system".into()),
+                            "timestamp": crate::now_iso(),
+                        }),
+                    ));
+                }
+                tracing::info!(feed = %feed.name, added = o.added, removed = o.removed, total = o.total, invalid = o.invalid, ms, "threat feed updated");
+                self.progress(&op, feed_id, "completed", 100);
+            }
+            Err(error) => {
+                am.last_status = Set("failed".into());
+                am.last_error = Set(Some(error.chars().take(1000).collect()));
+                let _ = am.update(db).await;
+                tracing::warn!(feed = %feed.name, %error, "threat feed update failed; the last good list stays");
+                self.inner.dns.publish(Event::new(
+                    EventType::ThreatFeedUpdated,
+                    json!({
+                        "feed_id": feed_id,
+                        "feed_name": feed.name,
+                        "zone": rpz::feed_zone(feed_id),
+                        "status": "failed",
+                        "error": error,
+                        "added": 0,
+                        "removed": 0,
+                        "total": feed.entry_count,
+                        "duration_ms": ms,
+                        "timestamp": crate::now_iso(),
+                    }),
+                ));
+                let category = Category::parse(&feed.category).unwrap_or(Category::Custom);
+                alerts::raise(
+                    db,
+                    &self.inner.dns.bus,
+                    Alert {
+                        severity: "high",
+                        category: category.event_category(),
+                        message: format!(
+                            "threat feed {} failed to update; its last good list ({} entries) stays in force: {error}",
+                            feed.name, feed.entry_count
+                        ),
+                        source_ip: None,
+                        domain: None,
+                        details: json!({"kind": "feed_update_failed", "feed_id": feed_id, "feed_name": feed.name, "error": error}),
+                    },
+                )
+                .await;
+                self.progress(&op, feed_id, "failed", 100);
+            }
+        }
+        self.inner.running.remove(&feed_id);
+    }
+
+    async fn try_update(
+        &self,
+        feed: &threat_feeds::Model,
+        op: &Option<Operation>,
+    ) -> Result<Outcome, String> {
+        let paths = &self.inner.dns.files.settings.paths;
+        let zone = rpz::feed_zone(feed.id);
+        let installed = feed.serial > 0 && paths.rpz_file(&zone).exists();
+        let (text, etag, last_modified) = match self.fetch(feed, installed).await? {
+            Fetched::NotModified => {
+                return Ok(Outcome {
+                    added: 0,
+                    removed: 0,
+                    total: feed.entry_count as u64,
+                    invalid: feed.invalid_lines as u64,
+                    duplicates: 0,
+                    unchanged: true,
+                    serial: feed.serial,
+                    etag: None,
+                    last_modified: None,
+                })
+            }
+            Fetched::Body {
+                text,
+                etag,
+                last_modified,
+            } => (text, etag, last_modified),
+        };
+        self.progress(op, feed.id, "parsing", 40);
+        let format = feed::Format::parse(&feed.format).ok_or("unknown feed format")?;
+        let list = paths.feed_list(feed.id);
+        let (parsed, old) = tokio::task::spawn_blocking(move || {
+            let parsed = feed::parse(&text, format);
+            drop(text);
+            let old: Vec<String> = std::fs::read_to_string(&list)
+                .map(|s| s.lines().map(str::to_owned).collect())
+                .unwrap_or_default();
+            (parsed, old)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        if parsed.entries.is_empty() && parsed.invalid > 0 {
+            return Err(format!(
+                "no valid entry in the {} format ({} invalid lines, e.g. {:?})",
+                feed.format, parsed.invalid, parsed.samples
+            ));
+        }
+        let (added, removed) = feed::diff(&old, &parsed.entries);
+        drop(old);
+        let total = parsed.entries.len() as u64;
+        let mut outcome = Outcome {
+            added,
+            removed,
+            total,
+            invalid: parsed.invalid,
+            duplicates: parsed.duplicates,
+            unchanged: false,
+            serial: feed.serial,
+            etag,
+            last_modified,
+        };
+        if installed && added == 0 && removed == 0 {
+            outcome.unchanged = true;
+            return Ok(outcome);
+        }
+        self.progress(op, feed.id, "rendering", 60);
+        let files = &self.inner.dns.files;
+        let _lock = files.lock_zone(&zone).await;
+        let serial = files.rpz_serial();
+        let source = feed
+            .url
+            .as_deref()
+            .map(redact_url)
+            .or(feed.file_path.clone())
+            .unwrap_or_default();
+        let header = json!({
+            "zone": zone,
+            "feed": feed.name.replace(['\n', '\r'], " "),
+            "category": feed.category,
+            "source": source.replace(['\n', '\r'], " "),
+            "rendered_at": crate::now_iso(),
+            "entries": total,
+            "serial": serial,
+        });
+        let action = Action::parse(&feed.action).unwrap_or(Action::Nxdomain);
+        let entries = Arc::new(parsed.entries);
+        let staged = files
+            .stage_feed_zone(
+                feed.id,
+                header,
+                entries.clone(),
+                action,
+                feed.redirect_target.clone(),
+            )
+            .await
+            .map_err(|e| format!("BIND refused the rendered zone: {e}"))?;
+        staged.install().await.map_err(|e| e.to_string())?;
+        let list = paths.feed_list(feed.id);
+        tokio::task::spawn_blocking(move || write_list(&list, &entries))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot keep the list: {e}"))?;
+        self.progress(op, feed.id, "reloading", 85);
+        self.inner
+            .dns
+            .reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
+            .await;
+        outcome.serial = serial;
+        Ok(outcome)
+    }
+
+    async fn fetch(
+        &self,
+        feed: &threat_feeds::Model,
+        conditional: bool,
+    ) -> Result<Fetched, String> {
+        let max = self.inner.settings.max_bytes;
+        if let Some(path) = &feed.file_path {
+            let path = check_file(&self.inner.settings.dir, path)?;
+            let len = tokio::fs::metadata(&path)
+                .await
+                .map_err(|e| format!("cannot read the feed file: {e}"))?
+                .len();
+            if len > max {
+                return Err(format!(
+                    "the feed file is {len} bytes, more than the limit of {max}"
+                ));
+            }
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| format!("cannot read the feed file: {e}"))?;
+            return Ok(Fetched::Body {
+                text: into_text(bytes),
+                etag: None,
+                last_modified: None,
+            });
+        }
+        let url = feed
+            .url
+            .as_deref()
+            .ok_or("the feed has neither url nor file_path")?;
+        let mut req = self.inner.http.get(url);
+        if conditional {
+            if let Some(e) = &feed.etag {
+                req = req.header(reqwest::header::IF_NONE_MATCH, e);
+            }
+            if let Some(m) = &feed.last_modified {
+                req = req.header(reqwest::header::IF_MODIFIED_SINCE, m);
+            }
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| format!("fetch failed: {}", e.without_url()))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            return Err(format!("the server answered HTTP {status}"));
+        }
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(format!("the feed is larger than the limit of {max} bytes"));
+        }
+        let header = |h: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| format!("download failed: {}", e.without_url()))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > max {
+                return Err(format!("the feed is larger than the limit of {max} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body {
+            text: into_text(body),
+            etag,
+            last_modified,
+        })
+    }
+}
+
+fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A file feed must resolve (symlinks too) to a file under `dir`, so an
+/// admin cannot read arbitrary files through a feed's error samples.
+pub fn check_file(dir: &Path, path: &str) -> Result<PathBuf, String> {
+    let dir = dir
+        .canonicalize()
+        .map_err(|_| format!("the feed directory {} does not exist", dir.display()))?;
+    let p = Path::new(path)
+        .canonicalize()
+        .map_err(|_| format!("the feed file {path} does not exist"))?;
+    if !p.starts_with(&dir) || !p.is_file() {
+        return Err(format!("feed files must be files under {}", dir.display()));
+    }
+    Ok(p)
+}
+
+/// URLs may carry credentials; logs, zones and events must not.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "(invalid url)".into(),
+    }
+}
+
+fn write_list(path: &Path, entries: &[String]) -> std::io::Result<()> {
+    use std::io::Write;
+    let temp = path.with_extension("list.tmp");
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temp)?);
+    for e in entries {
+        w.write_all(e.as_bytes())?;
+        w.write_all(b"\n")?;
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(temp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_and_urls() {
+        assert_eq!(
+            normalize_schedule("*/5 * * * *").as_deref(),
+            Some("0 */5 * * * *")
+        );
+        assert_eq!(
+            normalize_schedule("*/2 * * * * *").as_deref(),
+            Some("*/2 * * * * *")
+        );
+        assert!(normalize_schedule("every hour").is_none());
+        assert!(normalize_schedule("61 * * * *").is_none());
+        assert_eq!(
+            redact_url("https://user:secret@feeds.example/list.txt?key=abc"),
+            "https://feeds.example/list.txt"
+        );
+    }
+
+    #[test]
+    fn file_feeds_stay_in_their_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("list.txt");
+        std::fs::write(&inside, "a.example\n").unwrap();
+        assert!(check_file(dir.path(), inside.to_str().unwrap()).is_ok());
+        assert!(check_file(dir.path(), "/etc/passwd").is_err());
+        let escape = format!("{}/../../etc/passwd", dir.path().display());
+        assert!(check_file(dir.path(), &escape).is_err());
+    }
+}

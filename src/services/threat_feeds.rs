@@ -1,0 +1,401 @@
+//! Threat feeds: validation and CRUD. Each feed has its own policy zone,
+//! listed in `response-policy` after the manual one; the ThreatFeedActor
+//! fills it on the feed's schedule.
+
+use chrono::Utc;
+use hdns_actors::events::{Event, EventType};
+use hdns_actors::rpz::{self, feed::Format, Action};
+use hdns_entities::threat_feeds;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::audit::{self, Entry};
+use super::dns_commit::Dns;
+use super::rpz::{check_action, check_category, check_target};
+use super::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::security::feeds::{check_file, normalize_schedule, redact_url, ThreatFeedActor};
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct FeedInput {
+    pub name: Option<String>,
+    /// `http(s)://...`; or give `file_path` (under `threat_feed_dir`).
+    pub url: Option<String>,
+    pub file_path: Option<String>,
+    /// `domains` (default), `hosts`, `adblock` or `rpz`.
+    pub format: Option<String>,
+    /// Default `malware`.
+    pub category: Option<String>,
+    /// Default `nxdomain`.
+    pub action: Option<String>,
+    pub redirect_target: Option<String>,
+    /// Cron, 5 fields (`0 */6 * * *`) or 6 with seconds first. Default hourly.
+    pub schedule: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedView {
+    pub id: i32,
+    pub name: String,
+    /// Without credentials or query string.
+    pub url: Option<String>,
+    pub file_path: Option<String>,
+    pub format: String,
+    pub category: String,
+    pub action: String,
+    pub redirect_target: Option<String>,
+    pub schedule: String,
+    pub enabled: bool,
+    pub zone: String,
+    pub last_run_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_status: String,
+    pub last_error: Option<String>,
+    pub entry_count: i64,
+    pub invalid_lines: i64,
+    /// The operation updating the feed now.
+    pub running: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl FeedView {
+    pub fn new(f: &threat_feeds::Model, actor: &ThreatFeedActor) -> Self {
+        Self {
+            id: f.id,
+            name: f.name.clone(),
+            url: f.url.as_deref().map(redact_url),
+            file_path: f.file_path.clone(),
+            format: f.format.clone(),
+            category: f.category.clone(),
+            action: f.action.clone(),
+            redirect_target: f.redirect_target.clone(),
+            schedule: f.schedule.clone(),
+            enabled: f.enabled,
+            zone: rpz::feed_zone(f.id),
+            last_run_at: f.last_run_at.map(|t| t.to_rfc3339()),
+            last_success_at: f.last_success_at.map(|t| t.to_rfc3339()),
+            last_status: f.last_status.clone(),
+            last_error: f.last_error.clone(),
+            entry_count: f.entry_count,
+            invalid_lines: f.invalid_lines,
+            running: actor.running(f.id),
+            created_at: f.created_at.to_rfc3339(),
+            updated_at: f.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+fn snapshot(f: &threat_feeds::Model) -> Value {
+    json!({
+        "name": f.name, "url": f.url.as_deref().map(redact_url), "file_path": f.file_path,
+        "format": f.format, "category": f.category, "action": f.action,
+        "redirect_target": f.redirect_target, "schedule": f.schedule, "enabled": f.enabled,
+    })
+}
+
+/// Applies `input` over `am` (a new row or the old one), checking every field.
+fn apply(
+    am: &mut threat_feeds::ActiveModel,
+    input: &FeedInput,
+    feeds: &ThreatFeedActor,
+    new: bool,
+) -> ApiResult<()> {
+    if let Some(n) = &input.name {
+        let n = n.trim();
+        if n.is_empty() || n.len() > 128 || n.chars().any(char::is_control) {
+            return Err(ApiError::validation(
+                "name",
+                "name is 1 to 128 printable characters",
+            ));
+        }
+        am.name = Set(n.to_string());
+    } else if new {
+        return Err(ApiError::validation("name", "name is required"));
+    }
+    match (&input.url, &input.file_path) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "url",
+                "give url or file_path, not both",
+            ))
+        }
+        (Some(u), None) => {
+            let ok = reqwest::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok || u.len() > 2048 {
+                return Err(ApiError::validation(
+                    "url",
+                    "url must be an http or https URL",
+                ));
+            }
+            am.url = Set(Some(u.clone()));
+            am.file_path = Set(None);
+        }
+        (None, Some(p)) => {
+            check_file(&feeds.settings().dir, p)
+                .map_err(|why| ApiError::validation("file_path", why))?;
+            am.file_path = Set(Some(p.clone()));
+            am.url = Set(None);
+        }
+        (None, None) if new => {
+            return Err(ApiError::validation("url", "url or file_path is required"))
+        }
+        (None, None) => {}
+    }
+    let format = input
+        .format
+        .as_deref()
+        .or(am.format.try_as_ref().map(String::as_str))
+        .unwrap_or("domains");
+    Format::parse(format).ok_or_else(|| {
+        ApiError::validation("format", "format must be domains, hosts, adblock or rpz")
+    })?;
+    am.format = Set(format.to_string());
+    let category = input
+        .category
+        .as_deref()
+        .or(am.category.try_as_ref().map(String::as_str))
+        .unwrap_or("malware");
+    am.category = Set(check_category(category)?.as_str().into());
+    let action = input
+        .action
+        .as_deref()
+        .or(am.action.try_as_ref().map(String::as_str))
+        .unwrap_or("nxdomain");
+    let action = check_action(action)?;
+    if action == Action::Passthru {
+        return Err(ApiError::validation(
+            "action",
+            "a feed blocks; whitelist with a manual passthru rule instead",
+        ));
+    }
+    let target = match &input.redirect_target {
+        Some(t) => Some(t.clone()),
+        None if action == Action::Redirect => am.redirect_target.try_as_ref().cloned().flatten(),
+        None => None,
+    };
+    am.redirect_target = Set(check_target(action, target.as_deref())?);
+    am.action = Set(action.as_str().into());
+    let schedule = input
+        .schedule
+        .as_deref()
+        .or(am.schedule.try_as_ref().map(String::as_str))
+        .unwrap_or("0 * * * *");
+    normalize_schedule(schedule).ok_or_else(|| {
+        ApiError::validation(
+            "schedule",
+            "schedule must be a cron expression: 5 fields, or 6 with seconds first",
+        )
+    })?;
+    am.schedule = Set(schedule.trim().to_string());
+    if let Some(e) = input.enabled {
+        am.enabled = Set(e);
+    }
+    Ok(())
+}
+
+async fn name_taken(
+    db: &impl sea_orm::ConnectionTrait,
+    name: &str,
+    except: Option<i32>,
+) -> ApiResult<()> {
+    let mut q = threat_feeds::Entity::find().filter(threat_feeds::Column::Name.eq(name));
+    if let Some(id) = except {
+        q = q.filter(threat_feeds::Column::Id.ne(id));
+    }
+    if q.one(db).await?.is_some() {
+        return Err(
+            ApiError::conflict("feed_exists", format!("a feed named {name} exists"))
+                .with_details(json!({"field": "name"})),
+        );
+    }
+    Ok(())
+}
+
+fn config_event(action: &str, f: &threat_feeds::Model, actor: &Actor) -> Event {
+    Event::new(
+        EventType::ConfigChange,
+        json!({
+            "component": "threat_feeds",
+            "action": action,
+            "feed_id": f.id.to_string(),
+            "feed_name": f.name,
+            "user_id": actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            "timestamp": crate::now_iso(),
+        }),
+    )
+}
+
+pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<threat_feeds::Model>> {
+    Ok(threat_feeds::Entity::find()
+        .order_by_asc(threat_feeds::Column::Name)
+        .all(db)
+        .await?)
+}
+
+pub async fn get(db: &DatabaseConnection, id: i32) -> ApiResult<threat_feeds::Model> {
+    threat_feeds::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Feed"))
+}
+
+/// Creates a feed, adds its (empty) zone to `response-policy`, schedules it
+/// and starts its first update.
+pub async fn create(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    feeds: &ThreatFeedActor,
+    actor: &Actor,
+    input: FeedInput,
+) -> ApiResult<threat_feeds::Model> {
+    let now = Utc::now();
+    let mut am = threat_feeds::ActiveModel {
+        serial: Set(0),
+        last_status: Set("never".into()),
+        entry_count: Set(0),
+        invalid_lines: Set(0),
+        enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply(&mut am, &input, feeds, true)?;
+    let txn = crate::db::write_txn(db).await?;
+    name_taken(&txn, am.name.as_ref(), None).await?;
+    let row = am.insert(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "threat_feed.create",
+            resource_type: "threat_feed",
+            resource_id: Some(row.id.to_string()),
+            before: None,
+            after: Some(snapshot(&row)),
+        },
+    )
+    .await?;
+    dns.files
+        .ensure_feed_zone(row.id)
+        .await
+        .map_err(ApiError::internal)?;
+    dns.commit_config(txn, &format!("threat feed {}", row.name), Vec::new())
+        .await?;
+    start(feeds, &row, actor).await;
+    dns.publish(config_event("created", &row, actor));
+    Ok(row)
+}
+
+async fn start(feeds: &ThreatFeedActor, row: &threat_feeds::Model, actor: &Actor) {
+    if let Err(e) = feeds.schedule(row).await {
+        tracing::warn!(feed = %row.name, error = %e, "threat feed not scheduled");
+    }
+    if row.enabled {
+        let _ = feeds.run_now(row.id, actor.id);
+    }
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    feeds: &ThreatFeedActor,
+    actor: &Actor,
+    id: i32,
+    input: FeedInput,
+) -> ApiResult<threat_feeds::Model> {
+    let txn = crate::db::write_txn(db).await?;
+    let old = threat_feeds::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Feed"))?;
+    let mut am = old.clone().into_active_model();
+    apply(&mut am, &input, feeds, false)?;
+    name_taken(&txn, am.name.as_ref(), Some(id)).await?;
+    am.updated_at = Set(Utc::now());
+    let source_changed = [
+        am.url.is_set() && am.url.as_ref() != &old.url,
+        am.file_path.as_ref() != &old.file_path,
+        am.format.as_ref() != &old.format,
+        am.action.as_ref() != &old.action,
+        am.redirect_target.as_ref() != &old.redirect_target,
+    ]
+    .contains(&true);
+    if source_changed {
+        // Re-render from scratch: no conditional request, no "same list" shortcut.
+        am.serial = Set(0);
+        am.etag = Set(None);
+        am.last_modified = Set(None);
+    }
+    let row = am.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "threat_feed.update",
+            resource_type: "threat_feed",
+            resource_id: Some(id.to_string()),
+            before: Some(snapshot(&old)),
+            after: Some(snapshot(&row)),
+        },
+    )
+    .await?;
+    if row.enabled != old.enabled {
+        dns.files
+            .ensure_feed_zone(row.id)
+            .await
+            .map_err(ApiError::internal)?;
+        dns.commit_config(txn, &format!("threat feed {}", row.name), Vec::new())
+            .await?;
+    } else {
+        txn.commit().await?;
+    }
+    if let Err(e) = feeds.schedule(&row).await {
+        tracing::warn!(feed = %row.name, error = %e, "threat feed not scheduled");
+    }
+    if row.enabled && (source_changed || !old.enabled) {
+        let _ = feeds.run_now(row.id, actor.id);
+    }
+    dns.publish(config_event("updated", &row, actor));
+    Ok(row)
+}
+
+pub async fn delete(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    feeds: &ThreatFeedActor,
+    actor: &Actor,
+    id: i32,
+) -> ApiResult<()> {
+    let txn = crate::db::write_txn(db).await?;
+    let old = threat_feeds::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Feed"))?;
+    threat_feeds::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            action: "threat_feed.delete",
+            resource_type: "threat_feed",
+            resource_id: Some(id.to_string()),
+            before: Some(snapshot(&old)),
+            after: None,
+        },
+    )
+    .await?;
+    feeds.unschedule(id).await;
+    dns.commit_config(txn, &format!("threat feed {}", old.name), Vec::new())
+        .await?;
+    dns.files.remove_feed_files(id).await;
+    dns.publish(config_event("deleted", &old, actor));
+    Ok(())
+}
