@@ -1,6 +1,6 @@
 //! Security alerts: persisted (the spec's SecurityEvent plus an
-//! acknowledgement) and published as `security_alert`; malware and phishing
-//! at critical priority, the rest at high.
+//! acknowledgement) and published as `security_alert`: critical severity
+//! (lookups of malware and phishing names) at critical priority, the rest at high.
 
 use chrono::Utc;
 use hdns_actors::bus::EventBus;
@@ -33,7 +33,7 @@ pub fn event(a: &security_alerts::Model) -> Event {
             "timestamp": a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }),
     );
-    if !matches!(a.category.as_str(), "malware" | "phishing") {
+    if a.severity != "critical" {
         e.priority = Priority::High;
     }
     e

@@ -7,5 +7,6 @@ mod cli;
 mod conventions;
 mod dns;
 mod monitoring;
+mod rpz;
 mod users;
 mod ws;

@@ -9,50 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::bind::{self, dig, AuthorityNamed};
-use crate::common::ws::{Next, WsClient};
+use crate::common::ws::{collect, gather, of, WsClient};
 use crate::common::{Backend, TestServer};
-
-/// Every event received until `done` holds for what arrived so far, or
-/// `window` passes (batches unpacked).
-async fn gather(c: &mut WsClient, window: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + window;
-    let mut out = Vec::new();
-    while !done(&out) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let Next::Frame(f) = c.next(left).await else {
-            break;
-        };
-        match f["type"].as_str() {
-            Some("batch") => out.extend(f["events"].as_array().cloned().unwrap_or_default()),
-            Some("event") => out.push(f),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The events of `event_type` that satisfy `keep`.
-fn of<'a>(events: &'a [Value], event_type: &str, keep: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|e| e["event_type"] == event_type && keep(e))
-        .collect()
-}
-
-/// Waits until `want` events of `event_type` satisfying `keep` arrived.
-async fn collect(
-    c: &mut WsClient,
-    event_type: &str,
-    want: usize,
-    window: Duration,
-    keep: impl Fn(&Value) -> bool,
-) -> Vec<Value> {
-    let all = gather(c, window, |evs| of(evs, event_type, &keep).len() >= want).await;
-    of(&all, event_type, &keep).into_iter().cloned().collect()
-}
 
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()

@@ -124,3 +124,53 @@ impl WsClient {
         out
     }
 }
+
+/// Every event received until `done` holds for what arrived so far, or
+/// `window` passes (batches unpacked).
+pub async fn gather(
+    c: &mut WsClient,
+    window: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + window;
+    let mut out = Vec::new();
+    while !done(&out) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let Next::Frame(f) = c.next(left).await else {
+            break;
+        };
+        match f["type"].as_str() {
+            Some("batch") => out.extend(f["events"].as_array().cloned().unwrap_or_default()),
+            Some("event") => out.push(f),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The events of `event_type` that satisfy `keep`.
+pub fn of<'a>(
+    events: &'a [Value],
+    event_type: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["event_type"] == event_type && keep(e))
+        .collect()
+}
+
+/// Waits until `want` events of `event_type` satisfying `keep` arrived.
+pub async fn collect(
+    c: &mut WsClient,
+    event_type: &str,
+    want: usize,
+    window: Duration,
+    keep: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let all = gather(c, window, |evs| of(evs, event_type, &keep).len() >= want).await;
+    of(&all, event_type, &keep).into_iter().cloned().collect()
+}
