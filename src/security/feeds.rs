@@ -66,7 +66,26 @@ pub struct Operation {
     pub user_id: i32,
 }
 
+/// Milliseconds per phase of an update. Ours: `fetch`, `parse` (parse,
+/// de-duplicate, read the last list, diff), `render`, `install` (renames and
+/// the kept list); BIND's: `check` (named-checkzone) and `reload` (until
+/// named serves the new serial).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Timings {
+    pub fetch: u64,
+    pub parse: u64,
+    pub render: u64,
+    pub check: u64,
+    pub install: u64,
+    pub reload: u64,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
 struct Outcome {
+    timings: Timings,
     added: u64,
     removed: u64,
     total: u64,
@@ -239,7 +258,7 @@ impl ThreatFeedActor {
         let _ = am.update(db).await;
         self.progress(&op, feed_id, "fetching", 5);
         let result = self.try_update(&feed, &op).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let elapsed = ms(started.elapsed());
         let mut am = feed.clone().into_active_model();
         am.updated_at = Set(Utc::now());
         match result {
@@ -266,7 +285,8 @@ impl ThreatFeedActor {
                     "total": o.total,
                     "invalid_lines": o.invalid,
                     "duplicates": o.duplicates,
-                    "duration_ms": ms,
+                    "duration_ms": elapsed,
+                    "timings_ms": o.timings,
                     "timestamp": crate::now_iso(),
                 });
                 self.inner
@@ -289,7 +309,7 @@ impl ThreatFeedActor {
                         }),
                     ));
                 }
-                tracing::info!(feed = %feed.name, added = o.added, removed = o.removed, total = o.total, invalid = o.invalid, ms, "threat feed updated");
+                tracing::info!(feed = %feed.name, added = o.added, removed = o.removed, total = o.total, invalid = o.invalid, ms = elapsed, timings = ?o.timings, "threat feed updated");
                 self.progress(&op, feed_id, "completed", 100);
             }
             Err(error) => {
@@ -308,7 +328,7 @@ impl ThreatFeedActor {
                         "added": 0,
                         "removed": 0,
                         "total": feed.entry_count,
-                        "duration_ms": ms,
+                        "duration_ms": elapsed,
                         "timestamp": crate::now_iso(),
                     }),
                 ));
@@ -343,9 +363,14 @@ impl ThreatFeedActor {
         let paths = &self.inner.dns.files.settings.paths;
         let zone = rpz::feed_zone(feed.id);
         let installed = feed.serial > 0 && paths.rpz_file(&zone).exists();
-        let (text, etag, last_modified) = match self.fetch(feed, installed).await? {
+        let mut timings = Timings::default();
+        let start = Instant::now();
+        let fetched = self.fetch(feed, installed).await?;
+        timings.fetch = ms(start.elapsed());
+        let (text, etag, last_modified) = match fetched {
             Fetched::NotModified => {
                 return Ok(Outcome {
+                    timings,
                     added: 0,
                     removed: 0,
                     total: feed.entry_count as u64,
@@ -366,6 +391,7 @@ impl ThreatFeedActor {
         self.progress(op, feed.id, "parsing", 40);
         let format = feed::Format::parse(&feed.format).ok_or("unknown feed format")?;
         let list = paths.feed_list(feed.id);
+        let start = Instant::now();
         let (parsed, old) = tokio::task::spawn_blocking(move || {
             let parsed = feed::parse(&text, format);
             drop(text);
@@ -384,8 +410,10 @@ impl ThreatFeedActor {
         }
         let (added, removed) = feed::diff(&old, &parsed.entries);
         drop(old);
+        timings.parse = ms(start.elapsed());
         let total = parsed.entries.len() as u64;
         let mut outcome = Outcome {
+            timings,
             added,
             removed,
             total,
@@ -421,7 +449,7 @@ impl ThreatFeedActor {
         });
         let action = Action::parse(&feed.action).unwrap_or(Action::Nxdomain);
         let entries = Arc::new(parsed.entries);
-        let staged = files
+        let (staged, stage) = files
             .stage_feed_zone(
                 feed.id,
                 header,
@@ -431,17 +459,23 @@ impl ThreatFeedActor {
             )
             .await
             .map_err(|e| format!("BIND refused the rendered zone: {e}"))?;
+        outcome.timings.render = ms(stage.render);
+        outcome.timings.check = ms(stage.check);
+        let start = Instant::now();
         staged.install().await.map_err(|e| e.to_string())?;
         let list = paths.feed_list(feed.id);
         tokio::task::spawn_blocking(move || write_list(&list, &entries))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot keep the list: {e}"))?;
+        outcome.timings.install = ms(start.elapsed());
         self.progress(op, feed.id, "reloading", 85);
+        let start = Instant::now();
         self.inner
             .dns
             .reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
             .await;
+        outcome.timings.reload = ms(start.elapsed());
         outcome.serial = serial;
         Ok(outcome)
     }

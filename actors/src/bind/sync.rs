@@ -367,7 +367,9 @@ impl BindFiles {
         entries: std::sync::Arc<Vec<String>>,
         action: Action,
         target: Option<String>,
-    ) -> Result<Staged, BindError> {
+    ) -> Result<(Staged, StageTimings), BindError> {
+        let mut t = StageTimings::default();
+        let start = Instant::now();
         let zone = rpz::feed_zone(feed_id);
         let head = self
             .renderer
@@ -385,10 +387,13 @@ impl BindFiles {
         })
         .await
         .map_err(|e| BindError::Internal(e.to_string()))??;
+        t.render = start.elapsed();
+        let start = Instant::now();
         files::check_zone(&self.settings.tools, &zone, &staged.temp)
             .await
             .map_err(BindError::Check)?;
-        Ok(staged)
+        t.check = start.elapsed();
+        Ok((staged, t))
     }
 
     /// Writes an empty policy zone for a feed that has none yet, so named
