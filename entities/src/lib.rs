@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table. Nothing here knows about HTTP.
 
 pub mod audit_log;
+pub mod blocked_stats;
 pub mod dns_records;
 pub mod event_log;
 pub mod forwarders;

@@ -77,6 +77,29 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_table(
+                Table::create()
+                    .table("blocked_stats")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(timestamp_with_time_zone("minute"))
+                    .col(big_integer("total"))
+                    .col(json("by_category"))
+                    .col(json("top_domains"))
+                    .col(json("top_clients"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_blocked_stats_minute")
+                    .table("blocked_stats")
+                    .col("minute")
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .create_index(
                 Index::create()
                     .name("idx_security_alerts_time")
@@ -88,7 +111,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["security_alerts", "threat_feeds", "rpz_rules"] {
+        for t in [
+            "blocked_stats",
+            "security_alerts",
+            "threat_feeds",
+            "rpz_rules",
+        ] {
             manager
                 .drop_table(Table::drop().table(t).if_exists().to_owned())
                 .await?;

@@ -16,7 +16,7 @@ use super::{
     info(title = "hybrid-dns", description = "Management plane for BIND9: REST API. Errors always have the body {error, message, details, timestamp}."),
     paths(
         health::health, health::components, health::history,
-        dashboard::dashboard, realtime::realtime, system::system, reports::queries, reports::zone_changes, prometheus::metrics,
+        dashboard::dashboard, realtime::realtime, system::system, reports::queries, reports::zone_changes, reports::blocked, prometheus::metrics,
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         auth::totp_setup, auth::totp_enable, auth::totp_disable,
         users::list, users::create, users::get, users::update, users::delete, users::unlock, users::reset_password,

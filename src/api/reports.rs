@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpResponse};
 use hdns_actors::querylog::stats::Count;
-use hdns_entities::{audit_log, query_stats};
+use hdns_entities::{audit_log, blocked_stats, query_stats};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +21,8 @@ pub const MAX_CHANGES: u64 = 10_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/queries").route(web::get().to(queries)))
-        .service(web::resource("/zone-changes").route(web::get().to(zone_changes)));
+        .service(web::resource("/zone-changes").route(web::get().to(zone_changes)))
+        .service(web::resource("/blocked").route(web::get().to(blocked)));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -226,6 +227,68 @@ pub async fn queries(
         )?;
     }
     csv_response("queries", w)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockedReport {
+    pub from: String,
+    pub to: String,
+    /// Lookups named answered from a response-policy zone (passthru excluded).
+    pub total: u64,
+    pub by_category: BTreeMap<String, u64>,
+    /// Merged from each minute's top list.
+    #[schema(value_type = Vec<Object>)]
+    pub top_domains: Vec<Count>,
+    #[schema(value_type = Vec<Object>)]
+    pub top_clients: Vec<Count>,
+}
+
+/// Top blocked domains and clients over a range, per category (admin). CSV:
+/// one row per domain.
+#[utoipa::path(get, path = "/api/reports/blocked", tag = "monitoring", security(("bearer" = [])), params(RangeQuery, Format),
+    responses((status = 200, body = BlockedReport, description = "JSON, or CSV of the top domains with format=csv"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn blocked(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    range: web::Query<RangeQuery>,
+    fmt: web::Query<Format>,
+) -> ApiResult<HttpResponse> {
+    let csv = fmt.csv()?;
+    let r = range.range()?;
+    let rows = blocked_stats::Entity::find()
+        .filter(blocked_stats::Column::Minute.gte(r.from))
+        .filter(blocked_stats::Column::Minute.lt(r.to))
+        .all(&state.db)
+        .await?;
+    let (mut total, mut by_category) = (0u64, BTreeMap::new());
+    let (mut domains, mut clients) = (HashMap::new(), HashMap::new());
+    for row in &rows {
+        total += row.total as u64;
+        for (k, v) in row.by_category.as_object().into_iter().flatten() {
+            *by_category.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
+        }
+        merge_top(&mut domains, &row.top_domains);
+        merge_top(&mut clients, &row.top_clients);
+    }
+    let report = BlockedReport {
+        from: iso(r.from),
+        to: iso(r.to),
+        total,
+        by_category,
+        top_domains: top20(domains),
+        top_clients: top20(clients),
+    };
+    if !csv {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["domain", "blocked"])
+        .map_err(ApiError::internal)?;
+    for c in &report.top_domains {
+        w.write_record([cell(&c.key), c.count.to_string()])
+            .map_err(ApiError::internal)?;
+    }
+    csv_response("blocked", w)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,7 +1,8 @@
-//! Scheduled clean-up: per-minute query aggregates, the event log and health
-//! history older than their configured retention are deleted every hour.
+//! Scheduled clean-up: per-minute query and blocked-lookup aggregates, the
+//! event log, acknowledged security alerts and health history older than
+//! their configured retention are deleted every hour.
 
-use hdns_entities::{event_log, health_checks, query_stats};
+use hdns_entities::{blocked_stats, event_log, health_checks, query_stats, security_alerts};
 use sea_orm::{ColumnTrait, DatabaseConnection, DeleteResult, EntityTrait, QueryFilter};
 
 use crate::config::Config;
@@ -14,9 +15,19 @@ fn cutoff(days: u32) -> chrono::DateTime<chrono::Utc> {
 pub async fn sweep(
     db: &DatabaseConnection,
     cfg: &Config,
-) -> Result<[(&'static str, u64); 3], sea_orm::DbErr> {
+) -> Result<[(&'static str, u64); 5], sea_orm::DbErr> {
     let q: DeleteResult = query_stats::Entity::delete_many()
         .filter(query_stats::Column::Minute.lt(cutoff(cfg.retention_query_stats_days)))
+        .exec(db)
+        .await?;
+    let b = blocked_stats::Entity::delete_many()
+        .filter(blocked_stats::Column::Minute.lt(cutoff(cfg.retention_query_stats_days)))
+        .exec(db)
+        .await?;
+    // Alerts nobody acknowledged stay until someone has seen them.
+    let a = security_alerts::Entity::delete_many()
+        .filter(security_alerts::Column::Acknowledged.eq(true))
+        .filter(security_alerts::Column::CreatedAt.lt(cutoff(cfg.retention_events_days)))
         .exec(db)
         .await?;
     let e = event_log::Entity::delete_many()
@@ -31,6 +42,8 @@ pub async fn sweep(
         ("query_stats", q.rows_affected),
         ("event_log", e.rows_affected),
         ("health_checks", h.rows_affected),
+        ("blocked_stats", b.rows_affected),
+        ("security_alerts", a.rows_affected),
     ])
 }
 
@@ -96,11 +109,33 @@ mod tests {
             .insert(&db)
             .await
             .unwrap();
+            for acknowledged in [false, true] {
+                security_alerts::ActiveModel {
+                    alert_id: Set(uuid::Uuid::new_v4().to_string()),
+                    severity: Set("critical".into()),
+                    category: Set("malware".into()),
+                    message: Set("m".into()),
+                    details: Set(serde_json::json!({})),
+                    acknowledged: Set(acknowledged),
+                    created_at: Set(chrono::Utc::now() - chrono::Duration::days(days_ago)),
+                    ..Default::default()
+                }
+                .insert(&db)
+                .await
+                .unwrap();
+            }
         }
         let counts = sweep(&db, &cfg).await.unwrap();
         assert_eq!(
             counts,
-            [("query_stats", 0), ("event_log", 2), ("health_checks", 2)]
+            [
+                ("query_stats", 0),
+                ("event_log", 2),
+                ("health_checks", 2),
+                ("blocked_stats", 0),
+                ("security_alerts", 2)
+            ],
+            "only acknowledged alerts past retention go"
         );
         assert_eq!(event_log::Entity::find().count(&db).await.unwrap(), 1);
         assert_eq!(health_checks::Entity::find().count(&db).await.unwrap(), 1);

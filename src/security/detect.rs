@@ -3,16 +3,17 @@
 //! name per window, a persisted `security_alert`. Passthru (whitelisted)
 //! hits are not threats.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use hdns_actors::bus::EventBus;
 use hdns_actors::events::{Event, EventType, Priority};
+use hdns_actors::querylog::stats::top_of;
 use hdns_actors::querylog::tail::Follower;
 use hdns_actors::rpz::{self, log, Category};
-use hdns_entities::{rpz_rules, threat_feeds};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use hdns_entities::{blocked_stats, rpz_rules, threat_feeds};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -28,6 +29,73 @@ struct Hit {
     qtype: String,
     policy: String,
     via: String,
+}
+
+/// Distinct names or clients counted per minute; the rest only in `total`.
+const MAX_KEYS: usize = 50_000;
+
+/// One minute of blocked lookups, stored as a `blocked_stats` row when it ends.
+#[derive(Default)]
+struct BlockedMinute {
+    start: i64,
+    total: u64,
+    by_category: BTreeMap<String, u64>,
+    domains: HashMap<String, u64>,
+    clients: HashMap<String, u64>,
+}
+
+fn bump(map: &mut HashMap<String, u64>, key: &str) {
+    if let Some(n) = map.get_mut(key) {
+        *n += 1;
+    } else if map.len() < MAX_KEYS {
+        map.insert(key.to_string(), 1);
+    }
+}
+
+impl BlockedMinute {
+    fn add(&mut self, category: &str, domain: &str, client: &str) {
+        self.total += 1;
+        *self.by_category.entry(category.to_string()).or_default() += 1;
+        bump(&mut self.domains, domain);
+        bump(&mut self.clients, client);
+    }
+
+    /// Starts the minute of `now`; hands back the finished one if it counted anything.
+    fn roll(&mut self, now: i64) -> Option<BlockedMinute> {
+        let start = now - now.rem_euclid(60);
+        if start == self.start {
+            return None;
+        }
+        let done = std::mem::replace(
+            self,
+            BlockedMinute {
+                start,
+                ..Default::default()
+            },
+        );
+        (done.total > 0).then_some(done)
+    }
+
+    fn row(&self) -> blocked_stats::ActiveModel {
+        let top =
+            |m: &HashMap<String, u64>| json!(top_of(m.iter().map(|(k, v)| (k.as_str(), *v)), 20));
+        blocked_stats::ActiveModel {
+            minute: Set(chrono::DateTime::from_timestamp(self.start, 0).unwrap_or_default()),
+            total: Set(self.total as i64),
+            by_category: Set(json!(self.by_category)),
+            top_domains: Set(top(&self.domains)),
+            top_clients: Set(top(&self.clients)),
+            ..Default::default()
+        }
+    }
+}
+
+async fn store(db: &DatabaseConnection, m: Option<BlockedMinute>) {
+    if let Some(m) = m {
+        if let Err(e) = m.row().insert(db).await {
+            tracing::warn!(error = %e, "blocked-lookup minute not stored");
+        }
+    }
 }
 
 /// Counters for `/api/system`-style reporting.
@@ -115,7 +183,7 @@ async fn source_of(db: &DatabaseConnection, via: &str) -> Source {
             None => unknown(rule),
         };
     }
-    let Some((rule, zone)) = via.split_once(".feed-") else {
+    let Some((rule, zone)) = via.rsplit_once(".feed-") else {
         return unknown(via);
     };
     let id = zone
@@ -150,7 +218,19 @@ async fn consume(
 ) {
     let mut last_alert: HashMap<(String, String), Instant> = HashMap::new();
     let (mut second, mut this_second) = (Instant::now(), 0u32);
-    while let Some(h) = rx.recv().await {
+    let mut minute = BlockedMinute::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        let h = tokio::select! {
+            h = rx.recv() => match h {
+                Some(h) => h,
+                None => return,
+            },
+            _ = tick.tick() => {
+                store(&db, minute.roll(chrono::Utc::now().timestamp())).await;
+                continue;
+            }
+        };
         let now = Instant::now();
         if now.duration_since(second) >= Duration::from_secs(1) {
             (second, this_second) = (now, 0);
@@ -159,6 +239,8 @@ async fn consume(
             last_alert.retain(|_, t| now.duration_since(*t) < window);
         }
         let src = source_of(&db, &h.via).await;
+        store(&db, minute.roll(chrono::Utc::now().timestamp())).await;
+        minute.add(src.category.as_str(), &h.qname, &h.client_ip);
         let severity = src.category.severity();
         let message = format!(
             "{} looked up {} ({} {}), blocked by {} rule {}",

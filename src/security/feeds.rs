@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dashmap::DashMap;
+use hdns_actors::bind::{dynamic, probe};
 use hdns_actors::events::{Event, EventType};
 use hdns_actors::rpz::{self, feed, Action, Category};
 use hdns_entities::threat_feeds;
@@ -67,9 +68,10 @@ pub struct Operation {
 }
 
 /// Milliseconds per phase of an update. Ours: `fetch`, `parse` (parse,
-/// de-duplicate, read the last list, diff), `render`, `install` (renames and
-/// the kept list); BIND's: `check` (named-checkzone) and `reload` (until
-/// named serves the new serial).
+/// de-duplicate, read the last list), `render` (the zone file; for an
+/// incremental update the diff and the update script), `install` (renames
+/// and the kept list); BIND's: `check` (named-checkzone) and `reload` (until
+/// named serves the new serial; for an incremental update, nsupdate).
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct Timings {
     pub fetch: u64,
@@ -93,6 +95,8 @@ struct Outcome {
     duplicates: u64,
     /// Nothing to install: not modified, or the same list.
     unchanged: bool,
+    /// `full` (zone rendered and reloaded), `incremental` (DNS updates) or `unchanged`.
+    mode: &'static str,
     serial: i64,
     etag: Option<String>,
     last_modified: Option<String>,
@@ -287,6 +291,7 @@ impl ThreatFeedActor {
                     "duplicates": o.duplicates,
                     "duration_ms": elapsed,
                     "timings_ms": o.timings,
+                    "mode": o.mode,
                     "timestamp": crate::now_iso(),
                 });
                 self.inner
@@ -377,6 +382,7 @@ impl ThreatFeedActor {
                     invalid: feed.invalid_lines as u64,
                     duplicates: 0,
                     unchanged: true,
+                    mode: "unchanged",
                     serial: feed.serial,
                     etag: None,
                     last_modified: None,
@@ -408,9 +414,22 @@ impl ThreatFeedActor {
                 feed.format, parsed.invalid, parsed.samples
             ));
         }
-        let (added, removed) = feed::diff(&old, &parsed.entries);
-        drop(old);
         timings.parse = ms(start.elapsed());
+        let files = &self.inner.dns.files;
+        let settings = &files.settings;
+        let action = Action::parse(&feed.action).unwrap_or(Action::Nxdomain);
+        let (rtype, data) = rpz::zone::rdata(action, feed.redirect_target.as_deref());
+        // A small change to an installed dynamic zone goes as DNS updates.
+        let start = Instant::now();
+        let (added, removed, updates) = {
+            let (a, r) = feed::diff(&old, &parsed.entries);
+            let small = a.len() + r.len() <= (parsed.entries.len() / 20).max(1000);
+            let updates = (small && installed && dynamic::feeds_dynamic(settings))
+                .then(|| dynamic::script(settings.dns_port, &zone, &r, &a, (rtype, &data)));
+            (a.len() as u64, r.len() as u64, updates)
+        };
+        drop(old);
+        let diff_ms = ms(start.elapsed());
         let total = parsed.entries.len() as u64;
         let mut outcome = Outcome {
             timings,
@@ -420,18 +439,41 @@ impl ThreatFeedActor {
             invalid: parsed.invalid,
             duplicates: parsed.duplicates,
             unchanged: false,
+            mode: "full",
             serial: feed.serial,
             etag,
             last_modified,
         };
         if installed && added == 0 && removed == 0 {
             outcome.unchanged = true;
+            outcome.mode = "unchanged";
             return Ok(outcome);
         }
         self.progress(op, feed.id, "rendering", 60);
-        let files = &self.inner.dns.files;
         let _lock = files.lock_zone(&zone).await;
-        let serial = files.rpz_serial();
+        let entries = Arc::new(parsed.entries);
+        if let Some((script, messages)) = updates {
+            outcome.timings.render = diff_ms;
+            let start = Instant::now();
+            match dynamic::apply(settings, &script).await {
+                Ok(()) => {
+                    outcome.timings.reload = ms(start.elapsed());
+                    let start = Instant::now();
+                    self.keep_list(feed.id, entries).await?;
+                    outcome.timings.install = ms(start.elapsed());
+                    // named bumps the serial once per update message.
+                    outcome.serial = feed.serial + messages as i64;
+                    outcome.mode = "incremental";
+                    return Ok(outcome);
+                }
+                // Some messages may have landed: a full render puts named
+                // back in step with the list.
+                Err(e) => {
+                    tracing::warn!(feed = %feed.name, error = %e, "dynamic update failed; rendering the whole zone")
+                }
+            }
+        }
+        let serial = files.rpz_serial().max(feed.serial + 1);
         let source = feed
             .url
             .as_deref()
@@ -447,8 +489,6 @@ impl ThreatFeedActor {
             "entries": total,
             "serial": serial,
         });
-        let action = Action::parse(&feed.action).unwrap_or(Action::Nxdomain);
-        let entries = Arc::new(parsed.entries);
         let (staged, stage) = files
             .stage_feed_zone(
                 feed.id,
@@ -462,22 +502,37 @@ impl ThreatFeedActor {
         outcome.timings.render = ms(stage.render);
         outcome.timings.check = ms(stage.check);
         let start = Instant::now();
-        staged.install().await.map_err(|e| e.to_string())?;
-        let list = paths.feed_list(feed.id);
+        if dynamic::feeds_dynamic(settings) {
+            dynamic::replace(settings, &zone, || staged.install()).await?;
+            outcome.timings.install = ms(start.elapsed());
+            self.keep_list(feed.id, entries).await?;
+            self.progress(op, feed.id, "reloading", 85);
+            let start = Instant::now();
+            probe::wait_for_serial(settings.dns_port, &zone, serial, Duration::from_secs(60)).await;
+            outcome.timings.reload = ms(start.elapsed());
+        } else {
+            staged.install().await.map_err(|e| e.to_string())?;
+            self.keep_list(feed.id, entries).await?;
+            outcome.timings.install = ms(start.elapsed());
+            self.progress(op, feed.id, "reloading", 85);
+            let start = Instant::now();
+            self.inner
+                .dns
+                .reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
+                .await;
+            outcome.timings.reload = ms(start.elapsed());
+        }
+        outcome.serial = serial;
+        Ok(outcome)
+    }
+
+    /// Keeps the installed list: what the next update diffs against.
+    async fn keep_list(&self, feed_id: i32, entries: Arc<Vec<String>>) -> Result<(), String> {
+        let list = self.inner.dns.files.settings.paths.feed_list(feed_id);
         tokio::task::spawn_blocking(move || write_list(&list, &entries))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot keep the list: {e}"))?;
-        outcome.timings.install = ms(start.elapsed());
-        self.progress(op, feed.id, "reloading", 85);
-        let start = Instant::now();
-        self.inner
-            .dns
-            .reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
-            .await;
-        outcome.timings.reload = ms(start.elapsed());
-        outcome.serial = serial;
-        Ok(outcome)
+            .map_err(|e| format!("cannot keep the list: {e}"))
     }
 
     async fn fetch(

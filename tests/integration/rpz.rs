@@ -462,6 +462,23 @@ async fn feeds_update_on_schedule_and_failures_keep_the_last_good_list() {
         ["192.0.2.19"],
         "removed from the list: answered again"
     );
+    // A small change reaches named as dynamic updates, not a re-rendered zone.
+    let inc = collect(
+        &mut ws,
+        "threat_feed_updated",
+        1,
+        Duration::from_secs(5),
+        |e| e["data"]["mode"] == "incremental",
+    )
+    .await;
+    assert_eq!(
+        (
+            inc[0]["data"]["added"].as_u64(),
+            inc[0]["data"]["removed"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{inc:?}"
+    );
 
     // Oversized, then failing, then unreachable: the last good list stays, alerts are raised.
     s.patch(
@@ -668,4 +685,36 @@ async fn blocked_lookups_reach_admins_as_threats() {
                 .contains(&e["event_type"].as_str().unwrap())),
         "{mine:?}"
     );
+
+    // Top blocked domains: each minute is stored when it ends; the report sums them.
+    let deadline = Instant::now() + Duration::from_secs(130);
+    let rep = loop {
+        let rep = s.get("/api/reports/blocked", Some(&t)).await.body;
+        if rep["total"] == 3 || Instant::now() > deadline {
+            break rep;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(rep["total"], 3, "{rep}");
+    assert_eq!(
+        rep["top_domains"][0],
+        json!({"key": "ads.corp.test", "count": 2}),
+        "{rep}"
+    );
+    assert_eq!(
+        rep["by_category"],
+        json!({"malware": 2, "custom": 1}),
+        "{rep}"
+    );
+    assert_eq!(
+        rep["top_clients"][0],
+        json!({"key": "127.0.0.1", "count": 3}),
+        "{rep}"
+    );
+    let csv = s.raw_get("/api/reports/blocked?format=csv", Some(&t)).await;
+    assert!(
+        csv.starts_with("domain,blocked\n") && csv.contains("ads.corp.test,2\n"),
+        "{csv}"
+    );
+    assert_eq!(s.get("/api/reports/blocked", Some(&ut)).await.status, 403);
 }

@@ -148,6 +148,8 @@ pub struct Tools {
     pub checkzone: Option<PathBuf>,
     pub checkconf: Option<PathBuf>,
     pub rndc: Option<PathBuf>,
+    /// For incremental feed updates (dynamic DNS updates signed with our key).
+    pub nsupdate: Option<PathBuf>,
 }
 
 impl Tools {
@@ -157,6 +159,7 @@ impl Tools {
             checkzone: which("named-checkzone"),
             checkconf: which("named-checkconf"),
             rndc: which("rndc"),
+            nsupdate: which("nsupdate"),
         }
     }
 }

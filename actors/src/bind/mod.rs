@@ -1,6 +1,7 @@
 //! BIND integration: rendering, checks, and the BindActor that owns `named`.
 
 pub mod actor;
+pub mod dynamic;
 pub mod files;
 pub mod probe;
 pub mod render;

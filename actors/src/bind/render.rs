@@ -76,6 +76,8 @@ pub struct ZoneStanza {
 pub struct PolicyZoneStanza {
     pub name: String,
     pub file: String,
+    /// The key allowed to send dynamic updates (feed zones of our own named).
+    pub update_key: Option<String>,
 }
 
 /// One record of the manual policy zone.

@@ -36,6 +36,9 @@ impl From<sea_orm::DbErr> for BindError {
     }
 }
 
+/// Entries from which a feed zone is checked in parallel shards.
+const SHARD_MIN: usize = 100_000;
+
 /// Where staging a zone spent its time (for benchmarks and slow-change logs).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimings {
@@ -221,11 +224,13 @@ impl BindFiles {
             .await?;
         let mut policy: Vec<String> = vec![rpz::MANUAL_ZONE.to_string()];
         policy.extend(feeds.iter().map(|f| rpz::feed_zone(f.id)));
+        let dynamic = super::dynamic::feeds_dynamic(&self.settings);
         let pstanzas: Vec<PolicyZoneStanza> = policy
             .iter()
             .map(|z| PolicyZoneStanza {
                 name: z.clone(),
                 file: paths.rpz_file(z).to_string_lossy().into_owned(),
+                update_key: (dynamic && z != rpz::MANUAL_ZONE).then(|| super::RNDC_KEY_NAME.into()),
             })
             .collect();
         let zones_text = self
@@ -376,22 +381,56 @@ impl BindFiles {
             .feed_header(&header)
             .map_err(BindError::Internal)?;
         let target_path = self.settings.paths.rpz_file(&zone);
-        let staged = tokio::task::spawn_blocking(move || -> std::io::Result<Staged> {
-            use std::io::Write;
-            let (staged, file) = Staged::create_sync(target_path)?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            w.write_all(head.as_bytes())?;
-            rpz::zone::write_body(&mut w, &entries, action, target.as_deref())?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            Ok(staged)
+        // A big zone is checked as shards on every core at once: entries are
+        // sorted and unique, so no check spans two lines of different shards.
+        let shards = if entries.len() >= SHARD_MIN {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        } else {
+            1
+        };
+        let (staged, parts) = tokio::task::spawn_blocking(move || {
+            let write = |path: std::path::PathBuf, part: &[String]| -> std::io::Result<Staged> {
+                use std::io::Write;
+                let (staged, file) = Staged::create_sync(path)?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                w.write_all(head.as_bytes())?;
+                rpz::zone::write_body(&mut w, part, action, target.as_deref())?;
+                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                Ok(staged)
+            };
+            let staged = write(target_path.clone(), &entries)?;
+            let mut parts = Vec::new();
+            if shards > 1 {
+                for (k, part) in entries.chunks(entries.len().div_ceil(shards)).enumerate() {
+                    parts.push(write(
+                        target_path.with_extension(format!("shard{k}")),
+                        part,
+                    )?);
+                }
+            }
+            Ok::<_, std::io::Error>((staged, parts))
         })
         .await
         .map_err(|e| BindError::Internal(e.to_string()))??;
         t.render = start.elapsed();
         let start = Instant::now();
-        files::check_zone(&self.settings.tools, &zone, &staged.temp)
-            .await
-            .map_err(BindError::Check)?;
+        if parts.is_empty() {
+            files::check_zone(&self.settings.tools, &zone, &staged.temp)
+                .await
+                .map_err(BindError::Check)?;
+        } else {
+            let mut checks = tokio::task::JoinSet::new();
+            for p in &parts {
+                let (tools, zone, file) =
+                    (self.settings.tools.clone(), zone.clone(), p.temp.clone());
+                checks.spawn(async move { files::check_zone(&tools, &zone, &file).await });
+            }
+            while let Some(r) = checks.join_next().await {
+                r.map_err(|e| BindError::Internal(e.to_string()))?
+                    .map_err(BindError::Check)?;
+            }
+        }
+        drop(parts);
         t.check = start.elapsed();
         Ok((staged, t))
     }
@@ -422,7 +461,9 @@ impl BindFiles {
     /// Removes a deleted feed's zone and list (after the config no longer names it).
     pub async fn remove_feed_files(&self, feed_id: i32) {
         let p = &self.settings.paths;
-        let _ = tokio::fs::remove_file(p.rpz_file(&rpz::feed_zone(feed_id))).await;
+        let zone = p.rpz_file(&rpz::feed_zone(feed_id));
+        let _ = tokio::fs::remove_file(zone.with_extension("db.jnl")).await;
+        let _ = tokio::fs::remove_file(zone).await;
         let _ = tokio::fs::remove_file(p.feed_list(feed_id)).await;
     }
 
@@ -466,4 +507,56 @@ fn servers(v: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bind::{BindPaths, Tools};
+
+    #[tokio::test]
+    async fn big_feed_zones_are_checked_in_shards_and_leave_one_file() {
+        let tools = Tools::discover();
+        if tools.checkzone.is_none() {
+            eprintln!("SKIP: named-checkzone is not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let settings = BindSettings {
+            mode: BindMode::Disabled,
+            paths: BindPaths::new(dir.path()),
+            dns_port: 5353,
+            rndc_port: 9953,
+            stats_port: 8053,
+            allow_recursion: Vec::new(),
+            global_forwarders: Vec::new(),
+            rndc_conf: None,
+            tools,
+        };
+        let files = BindFiles::new(Arc::new(settings)).unwrap();
+        let mut entries: Vec<String> = (0..SHARD_MIN + 10)
+            .map(|i| format!("h{i}.bad.example"))
+            .collect();
+        entries.sort();
+        let header = serde_json::json!({"zone": "feed-1.rpz.hdns", "feed": "t", "category": "malware",
+            "source": "test", "rendered_at": "now", "entries": entries.len(), "serial": 7});
+        let (staged, t) = files
+            .stage_feed_zone(1, header, Arc::new(entries), Action::Nxdomain, None)
+            .await
+            .unwrap();
+        assert!(t.check > Duration::ZERO);
+        let text = std::fs::read_to_string(&staged.temp).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with(" CNAME .")).count(),
+            SHARD_MIN + 10
+        );
+        let rpz_dir = dir.path().join("rpz");
+        let left: Vec<_> = std::fs::read_dir(&rpz_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "only the staged zone remains: {left:?}");
+        staged.install().await.unwrap();
+        assert!(rpz_dir.join("feed-1.rpz.hdns.db").exists());
+    }
 }

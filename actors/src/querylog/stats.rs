@@ -68,7 +68,8 @@ pub fn top(map: &Map, n: usize) -> Vec<Count> {
     top_of(map.iter().map(|(k, c)| (&**k, *c)), n)
 }
 
-fn top_of<'a>(entries: impl Iterator<Item = (&'a str, u64)>, n: usize) -> Vec<Count> {
+/// The biggest `n` of any `(key, count)` list, largest first.
+pub fn top_of<'a>(entries: impl Iterator<Item = (&'a str, u64)>, n: usize) -> Vec<Count> {
     let mut v: Vec<(&str, u64)> = entries.collect();
     let by = |a: &(&str, u64), b: &(&str, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
     if v.len() > n {

@@ -174,19 +174,25 @@ pub fn parse(text: &str, format: Format) -> Parsed {
 }
 
 /// `(added, removed)` between two sorted, de-duplicated lists.
-pub fn diff(old: &[String], new: &[String]) -> (u64, u64) {
-    let (mut i, mut j, mut added, mut removed) = (0, 0, 0u64, 0u64);
+pub fn diff<'a>(old: &'a [String], new: &'a [String]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let (mut i, mut j) = (0, 0);
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
     while i < old.len() && j < new.len() {
         match old[i].cmp(&new[j]) {
-            std::cmp::Ordering::Less => (removed, i) = (removed + 1, i + 1),
-            std::cmp::Ordering::Greater => (added, j) = (added + 1, j + 1),
+            std::cmp::Ordering::Less => {
+                removed.push(old[i].as_str());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                added.push(new[j].as_str());
+                j += 1;
+            }
             std::cmp::Ordering::Equal => (i, j) = (i + 1, j + 1),
         }
     }
-    (
-        added + (new.len() - j) as u64,
-        removed + (old.len() - i) as u64,
-    )
+    removed.extend(old[i..].iter().map(String::as_str));
+    added.extend(new[j..].iter().map(String::as_str));
+    (added, removed)
 }
 
 #[cfg(test)]
@@ -237,11 +243,10 @@ mod tests {
     #[test]
     fn diff_counts_both_ways() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            diff(&v(&["a", "b", "c"]), &v(&["b", "c", "d", "e"])),
-            (2, 1)
-        );
-        assert_eq!(diff(&[], &v(&["a"])), (1, 0));
-        assert_eq!(diff(&v(&["a"]), &[]), (0, 1));
+        let (old, new) = (v(&["a", "b", "c"]), v(&["b", "c", "d", "e"]));
+        assert_eq!(diff(&old, &new), (vec!["d", "e"], vec!["a"]));
+        let one = v(&["a"]);
+        assert_eq!(diff(&[], &one), (vec!["a"], vec![]));
+        assert_eq!(diff(&one, &[]), (vec![], vec!["a"]));
     }
 }
