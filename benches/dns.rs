@@ -7,33 +7,20 @@
 //! Run: `cargo bench --bench dns` (results on stdout; docs/benchmarks.md).
 
 use futures_util::StreamExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 use serde_json::{json, Value};
 
+mod common;
+
+use common::{start, which};
+
 const RECORDS: usize = 100_000;
 const IMPORT_RUNS: usize = 3;
 const REST_SAMPLES: usize = 200;
 const LIVE_SAMPLES: usize = 50;
-
-fn which(p: &str) -> Option<std::path::PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .map(|d| std::path::Path::new(d).join(p))
-        .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    loop {
-        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = t.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-}
 
 fn zone_file(zone: &str) -> String {
     let mut s = format!(
@@ -98,49 +85,6 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    dns_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let (http, dns) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_hybrid-dns"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HDNS_LISTEN", format!("127.0.0.1:{http}"))
-        .env("HDNS_DATA_DIR", dir.path().join("data"))
-        .env("HDNS_ADMIN_PASSWORD", "admin-password-123")
-        .env("HDNS_BIND_MODE", "managed")
-        .env("HDNS_DNS_PORT", dns.to_string())
-        .env("HDNS_RNDC_PORT", free_port().to_string())
-        .env("HDNS_BIND_STATS_PORT", free_port().to_string())
-        .env("HDNS_BIND_ALLOW_RECURSION", "[]")
-        .env("HDNS_RATE_LIMIT_PER_USER", "0")
-        .env("HDNS_RATE_LIMIT_PER_IP", "0")
-        .env("HDNS_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{http}"),
-        dns_port: dns,
-        _dir: dir,
-    }
-}
-
 async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
     let mut r = c.post(url).json(&body);
     if let Some(t) = token {
@@ -161,30 +105,8 @@ async fn main() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let server = start();
-    let ready = Instant::now();
-    loop {
-        if c.get(format!("{}/api/health", server.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(
-            ready.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (_, login) = post(
-        &c,
-        format!("{}/api/auth/login", server.base),
-        None,
-        json!({"username": "admin", "password": "admin-password-123"}),
-    )
-    .await;
-    let token = login["access_token"].as_str().unwrap().to_string();
+    let server = start(&[]);
+    let token = server.admin_token(&c).await;
 
     // 1. Import 100,000 records.
     let text = zone_file("bench0.test");

@@ -9,30 +9,17 @@
 //! Run: `cargo bench --bench rpz` (results on stdout; docs/benchmarks.md).
 
 use futures_util::StreamExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 use serde_json::{json, Value};
 
+mod common;
+
+use common::{start, which};
+
 const DOMAINS: usize = 1_000_000;
-
-fn which(p: &str) -> Option<std::path::PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .map(|d| std::path::Path::new(d).join(p))
-        .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    loop {
-        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = t.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-}
 
 /// `DOMAINS` names; `shift` renames the first `changed` of them.
 fn feed(shift: usize, changed: usize, last: &str) -> String {
@@ -90,48 +77,6 @@ fn peak_mib(pid: u32) -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    dns_port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let (http, dns) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_hybrid-dns"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HDNS_LISTEN", format!("127.0.0.1:{http}"))
-        .env("HDNS_DATA_DIR", dir.path().join("data"))
-        .env("HDNS_ADMIN_PASSWORD", "admin-password-123")
-        .env("HDNS_BIND_MODE", "managed")
-        .env("HDNS_DNS_PORT", dns.to_string())
-        .env("HDNS_RNDC_PORT", free_port().to_string())
-        .env("HDNS_BIND_STATS_PORT", free_port().to_string())
-        .env("HDNS_BIND_ALLOW_RECURSION", "[\"127.0.0.1\"]")
-        .env("HDNS_THREAT_FEED_MAX_BYTES", (256u64 << 20).to_string())
-        .env("HDNS_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{http}"),
-        dns_port: dns,
-        dir,
-    }
 }
 
 fn named_pid(dir: &std::path::Path) -> Option<u32> {
@@ -197,30 +142,11 @@ async fn main() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let server = start();
-    let ready = Instant::now();
-    while c
-        .get(format!("{}/api/health", server.base))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            ready.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let login: Value = c
-        .post(format!("{}/api/auth/login", server.base))
-        .json(&json!({"username": "admin", "password": "admin-password-123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
+    let server = start(&[
+        ("HDNS_BIND_ALLOW_RECURSION", "[\"127.0.0.1\"]".into()),
+        ("HDNS_THREAT_FEED_MAX_BYTES", (256u64 << 20).to_string()),
+    ]);
+    let token = server.admin_token(&c).await;
     let ws_url = format!("{}/ws?token={token}", server.base.replace("http", "ws"));
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let sub = json!({"type": "subscribe", "data": {"event_types": ["threat_feed_updated"]}});

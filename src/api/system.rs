@@ -42,6 +42,10 @@ pub struct SystemInfo {
     pub bind: BindHealth,
     pub query_log: QueryLogStatus,
     pub websocket: WebSocketStatus,
+    /// Blocked lookups read from named's `rpz` log; `threat_detected` events
+    /// over the per-second cap and alerts within a client's window are counted, not sent.
+    #[schema(value_type = Object)]
+    pub threat_detection: crate::security::detect::DetectStats,
     /// Events whose event-log write failed.
     pub event_log_failures: u64,
     /// The configuration in force; secrets are `<redacted>`.
@@ -89,6 +93,12 @@ pub async fn system(state: web::Data<AppState>, _admin: AdminUser) -> ApiResult<
             sessions: state.hub.registry.len(),
             dispatcher: stats_json(&state.hub.dispatcher.stats),
         },
+        threat_detection: state
+            .security
+            .detect
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default(),
         event_log_failures: state
             .dns
             .bus

@@ -250,10 +250,17 @@ impl ThreatFeedActor {
 
     /// One update of one feed (claimed by the caller); never panics the job.
     async fn update(&self, feed_id: i32, op: Option<Operation>) {
+        // Releases the claim however this ends (a panic included).
+        struct Claim<'a>(&'a DashMap<i32, String>, i32);
+        impl Drop for Claim<'_> {
+            fn drop(&mut self) {
+                self.0.remove(&self.1);
+            }
+        }
+        let _claim = Claim(&self.inner.running, feed_id);
         let started = Instant::now();
         let db = &self.inner.db;
         let Ok(Some(feed)) = threat_feeds::Entity::find_by_id(feed_id).one(db).await else {
-            self.inner.running.remove(&feed_id);
             return;
         };
         let mut am = feed.clone().into_active_model();
@@ -357,7 +364,6 @@ impl ThreatFeedActor {
                 self.progress(&op, feed_id, "failed", 100);
             }
         }
-        self.inner.running.remove(&feed_id);
     }
 
     async fn try_update(

@@ -677,6 +677,13 @@ async fn blocked_lookups_reach_admins_as_threats() {
             .body["total"],
         1
     );
+    let sys = s.get("/api/system", Some(&t)).await.body;
+    assert_eq!(
+        sys["threat_detection"]["hits"], 3,
+        "{}",
+        sys["threat_detection"]
+    );
+    assert_eq!(sys["threat_detection"]["alerts_suppressed"], 1);
     // The user saw none of it.
     let mine = user.events(Duration::from_millis(500)).await;
     assert!(
