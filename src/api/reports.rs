@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpResponse};
-use hdns_actors::querylog::stats::Count;
+use hdns_actors::querylog::stats::{top_of, Count};
 use hdns_entities::{audit_log, blocked_stats, query_stats};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -100,14 +100,8 @@ fn merge_top(into: &mut HashMap<String, u64>, list: &Value) {
     }
 }
 
-fn top20(map: HashMap<String, u64>) -> Vec<Count> {
-    let mut v: Vec<Count> = map
-        .into_iter()
-        .map(|(key, count)| Count { key, count })
-        .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    v.truncate(20);
-    v
+fn top20(map: &HashMap<String, u64>) -> Vec<Count> {
+    top_of(map.iter().map(|(k, c)| (k.as_str(), *c)), 20)
 }
 
 fn csv_response(name: &str, rows: csv::Writer<Vec<u8>>) -> ApiResult<HttpResponse> {
@@ -182,8 +176,8 @@ async fn query_report(state: &AppState, r: Range, bucket: i64) -> ApiResult<Quer
         recursive,
         tcp,
         by_type,
-        top_domains: top20(domains),
-        top_clients: top20(clients),
+        top_domains: top20(&domains),
+        top_clients: top20(&clients),
         buckets: buckets.into_values().collect(),
     })
 }
@@ -275,8 +269,8 @@ pub async fn blocked(
         to: iso(r.to),
         total,
         by_category,
-        top_domains: top20(domains),
-        top_clients: top20(clients),
+        top_domains: top20(&domains),
+        top_clients: top20(&clients),
     };
     if !csv {
         return Ok(HttpResponse::Ok().json(report));

@@ -6,7 +6,7 @@ use chrono::Utc;
 use hdns_actors::bus::EventBus;
 use hdns_actors::events::{Event, EventType, Priority};
 use hdns_entities::security_alerts;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, IntoActiveModel};
 use serde_json::{json, Value};
 
 pub struct Alert {
@@ -42,38 +42,27 @@ pub fn event(a: &security_alerts::Model) -> Event {
 /// Stores the alert and publishes it. A database failure still publishes
 /// (admins watching live see it) and is logged.
 pub async fn raise(db: &DatabaseConnection, bus: &EventBus, a: Alert) {
-    let row = security_alerts::ActiveModel {
-        alert_id: Set(uuid::Uuid::new_v4().to_string()),
-        severity: Set(a.severity.into()),
-        category: Set(a.category.into()),
-        message: Set(a.message),
-        source_ip: Set(a.source_ip),
-        domain: Set(a.domain),
-        details: Set(a.details),
-        acknowledged: Set(false),
-        acknowledged_by: Set(None),
-        acknowledged_at: Set(None),
-        created_at: Set(Utc::now()),
-        ..Default::default()
+    let model = security_alerts::Model {
+        id: 0,
+        alert_id: uuid::Uuid::new_v4().to_string(),
+        severity: a.severity.into(),
+        category: a.category.into(),
+        message: a.message,
+        source_ip: a.source_ip,
+        domain: a.domain,
+        details: a.details,
+        acknowledged: false,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        created_at: Utc::now(),
     };
-    let model = match row.clone().insert(db).await {
+    let mut row = model.clone().into_active_model();
+    row.id = NotSet;
+    let model = match row.insert(db).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "security alert not stored");
-            security_alerts::Model {
-                id: 0,
-                alert_id: row.alert_id.unwrap(),
-                severity: row.severity.unwrap(),
-                category: row.category.unwrap(),
-                message: row.message.unwrap(),
-                source_ip: row.source_ip.unwrap(),
-                domain: row.domain.unwrap(),
-                details: row.details.unwrap(),
-                acknowledged: false,
-                acknowledged_by: None,
-                acknowledged_at: None,
-                created_at: row.created_at.unwrap(),
-            }
+            model
         }
     };
     bus.publish(event(&model));

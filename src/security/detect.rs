@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hdns_actors::bus::EventBus;
 use hdns_actors::events::{Event, EventType, Priority};
-use hdns_actors::querylog::stats::top_of;
+use hdns_actors::querylog::stats::{bump, top, Map};
 use hdns_actors::querylog::tail::Follower;
 use hdns_actors::rpz::{self, log, Category};
 use hdns_entities::{blocked_stats, rpz_rules, threat_feeds};
@@ -34,33 +34,24 @@ struct Hit {
     via: String,
 }
 
-/// Distinct names or clients counted per minute; the rest only in `total`.
-const MAX_KEYS: usize = 50_000;
-
 /// One minute of blocked lookups, stored as a `blocked_stats` row when it ends.
 #[derive(Default)]
 struct BlockedMinute {
     start: i64,
     total: u64,
     by_category: BTreeMap<String, u64>,
-    domains: HashMap<String, u64>,
-    clients: HashMap<String, u64>,
-}
-
-fn bump(map: &mut HashMap<String, u64>, key: &str) {
-    if let Some(n) = map.get_mut(key) {
-        *n += 1;
-    } else if map.len() < MAX_KEYS {
-        map.insert(key.to_string(), 1);
-    }
+    domains: Map,
+    clients: Map,
 }
 
 impl BlockedMinute {
     fn add(&mut self, category: &str, domain: &str, client: &str) {
         self.total += 1;
         *self.by_category.entry(category.to_string()).or_default() += 1;
-        bump(&mut self.domains, domain);
-        bump(&mut self.clients, client);
+        // Past the cap a name or client only counts in `total`.
+        let mut spare = 0;
+        bump(&mut self.domains, domain, &mut spare);
+        bump(&mut self.clients, client, &mut spare);
     }
 
     /// Starts the minute of `now`; hands back the finished one if it counted anything.
@@ -80,14 +71,12 @@ impl BlockedMinute {
     }
 
     fn row(&self) -> blocked_stats::ActiveModel {
-        let top =
-            |m: &HashMap<String, u64>| json!(top_of(m.iter().map(|(k, v)| (k.as_str(), *v)), 20));
         blocked_stats::ActiveModel {
             minute: Set(chrono::DateTime::from_timestamp(self.start, 0).unwrap_or_default()),
             total: Set(self.total as i64),
             by_category: Set(json!(self.by_category)),
-            top_domains: Set(top(&self.domains)),
-            top_clients: Set(top(&self.clients)),
+            top_domains: Set(json!(top(&self.domains, 20))),
+            top_clients: Set(json!(top(&self.clients, 20))),
             ..Default::default()
         }
     }

@@ -93,9 +93,8 @@ struct Outcome {
     total: u64,
     invalid: u64,
     duplicates: u64,
-    /// Nothing to install: not modified, or the same list.
-    unchanged: bool,
-    /// `full` (zone rendered and reloaded), `incremental` (DNS updates) or `unchanged`.
+    /// `full` (zone rendered and reloaded), `incremental` (DNS updates) or
+    /// `unchanged` (not modified, or the same list: nothing installed).
     mode: &'static str,
     serial: i64,
     etag: Option<String>,
@@ -274,7 +273,12 @@ impl ThreatFeedActor {
         am.updated_at = Set(Utc::now());
         match result {
             Ok(o) => {
-                am.last_status = Set(if o.unchanged { "unchanged" } else { "updated" }.into());
+                let status = if o.mode == "unchanged" {
+                    "unchanged"
+                } else {
+                    "updated"
+                };
+                am.last_status = Set(status.into());
                 am.last_error = Set(None);
                 am.last_success_at = Set(Some(Utc::now()));
                 am.entry_count = Set(o.total as i64);
@@ -290,7 +294,7 @@ impl ThreatFeedActor {
                     "feed_id": feed_id,
                     "feed_name": feed.name,
                     "zone": zone,
-                    "status": if o.unchanged { "unchanged" } else { "updated" },
+                    "status": status,
                     "added": o.added,
                     "removed": o.removed,
                     "total": o.total,
@@ -304,7 +308,7 @@ impl ThreatFeedActor {
                 self.inner
                     .dns
                     .publish(Event::new(EventType::ThreatFeedUpdated, data));
-                if !o.unchanged {
+                if o.mode != "unchanged" {
                     self.inner.dns.publish(Event::new(
                         EventType::RpzUpdated,
                         json!({
@@ -387,7 +391,6 @@ impl ThreatFeedActor {
                     total: feed.entry_count as u64,
                     invalid: feed.invalid_lines as u64,
                     duplicates: 0,
-                    unchanged: true,
                     mode: "unchanged",
                     serial: feed.serial,
                     etag: None,
@@ -444,14 +447,12 @@ impl ThreatFeedActor {
             total,
             invalid: parsed.invalid,
             duplicates: parsed.duplicates,
-            unchanged: false,
             mode: "full",
             serial: feed.serial,
             etag,
             last_modified,
         };
         if installed && added == 0 && removed == 0 {
-            outcome.unchanged = true;
             outcome.mode = "unchanged";
             return Ok(outcome);
         }

@@ -217,12 +217,12 @@ async fn commit(
     Ok(())
 }
 
-fn new_row(c: Checked, input: &RuleInput, actor: &Actor) -> rpz_rules::ActiveModel {
+fn new_row(c: &Checked, input: &RuleInput, actor: &Actor) -> rpz_rules::ActiveModel {
     let now = Utc::now();
     rpz_rules::ActiveModel {
-        domain: Set(c.domain),
+        domain: Set(c.domain.clone()),
         action: Set(c.action.as_str().into()),
-        redirect_target: Set(c.redirect_target),
+        redirect_target: Set(c.redirect_target.clone()),
         category: Set(c.category.as_str().into()),
         source: Set("manual".into()),
         enabled: Set(input.enabled.unwrap_or(true)),
@@ -244,7 +244,7 @@ pub async fn create(
     let _zone = dns.files.lock_zone(rpz::MANUAL_ZONE).await;
     let txn = crate::db::write_txn(db).await?;
     taken(&txn, &c.domain, None).await?;
-    let row = new_row(c, &input, actor).insert(&txn).await?;
+    let row = new_row(&c, &input, actor).insert(&txn).await?;
     audit::record(
         &txn,
         actor,
@@ -450,18 +450,7 @@ pub async fn bulk(
     for chunk in checked.chunks(500) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|(c, item)| {
-                new_row(
-                    Checked {
-                        domain: c.domain.clone(),
-                        action: c.action,
-                        category: c.category,
-                        redirect_target: c.redirect_target.clone(),
-                    },
-                    item,
-                    actor,
-                )
-            })
+            .map(|(c, item)| new_row(c, item, actor))
             .collect();
         rpz_rules::Entity::insert_many(rows).exec(&txn).await?;
     }

@@ -320,14 +320,11 @@ pub async fn update(
     apply(&mut am, &input, feeds, false)?;
     name_taken(&txn, am.name.as_ref(), Some(id)).await?;
     am.updated_at = Set(Utc::now());
-    let source_changed = [
-        am.url.is_set() && am.url.as_ref() != &old.url,
-        am.file_path.as_ref() != &old.file_path,
-        am.format.as_ref() != &old.format,
-        am.action.as_ref() != &old.action,
-        am.redirect_target.as_ref() != &old.redirect_target,
-    ]
-    .contains(&true);
+    let source_changed = am.url.as_ref() != &old.url
+        || am.file_path.as_ref() != &old.file_path
+        || am.format.as_ref() != &old.format
+        || am.action.as_ref() != &old.action
+        || am.redirect_target.as_ref() != &old.redirect_target;
     if source_changed {
         // Re-render from scratch: no conditional request, no "same list" shortcut.
         am.serial = Set(0);

@@ -16,9 +16,11 @@ pub const MAX_TYPES: usize = 64;
 /// How many entries a stored minute keeps of each top list.
 pub const TOP_N: usize = 20;
 
-type Map = HashMap<Box<str>, u64, ahash::RandomState>;
+/// Counts per key.
+pub type Map = HashMap<Box<str>, u64, ahash::RandomState>;
 
-fn bump(map: &mut Map, key: &str, other: &mut u64) {
+/// Counts `key`; past `MAX_KEYS` distinct keys, counts it in `other`.
+pub fn bump(map: &mut Map, key: &str, other: &mut u64) {
     if let Some(n) = map.get_mut(key) {
         *n += 1;
     } else if map.len() < MAX_KEYS {
