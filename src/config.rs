@@ -89,6 +89,11 @@ pub struct Config {
     pub threat_feed_timeout_secs: u64,
     /// One security alert per client and blocked name per this many seconds.
     pub threat_alert_window_secs: u64,
+    /// Redis for several instances (cluster bridge): events, session control
+    /// and WebSocket connection counts are shared through it. Unset: one instance.
+    pub redis_url: Option<String>,
+    /// Namespace of this cluster's Redis keys and channels.
+    pub redis_prefix: String,
 }
 
 impl Default for Config {
@@ -134,6 +139,8 @@ impl Default for Config {
             threat_feed_max_bytes: 64 * 1024 * 1024,
             threat_feed_timeout_secs: 60,
             threat_alert_window_secs: 60,
+            redis_url: None,
+            redis_prefix: "hdns".into(),
         }
     }
 }
@@ -277,6 +284,7 @@ impl Config {
         hide(&mut c.admin_password);
         hide(&mut c.metrics_token);
         c.database_url = Some(redact_url(&self.effective_database_url()));
+        c.redis_url = self.redis_url.as_deref().map(redact_url);
         c
     }
 }

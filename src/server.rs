@@ -37,17 +37,31 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         );
     }
     let dns = start_bind(&cfg, &conn).await?;
+    let cluster = match &cfg.redis_url {
+        Some(url) => Some(
+            hdns_actors::cluster::Cluster::connect(url, &cfg.redis_prefix)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot connect to Redis at {}: {e}",
+                        crate::config::redact_url(url)
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let hub = crate::ws::Hub::new(
         cfg.ws_max_connections_per_user,
         std::time::Duration::from_secs(cfg.ws_ping_interval_secs),
         cfg.ws_queue_capacity,
+        cluster.clone(),
     );
     hub.dispatcher.spawn(&dns.bus);
     crate::ws::spawn_session_sweeper(hub.clone(), conn.clone(), std::time::Duration::from_secs(2));
     let cfg = Arc::new(cfg);
     let monitor = crate::monitor::start(&cfg, &conn, &dns).await?;
     let security = crate::security::start(&cfg, &conn, &dns, monitor.scheduler.clone()).await?;
-    Ok(AppState {
+    let state = AppState {
         security,
         monitor,
         hub,
@@ -57,7 +71,19 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         jwt: Arc::new(JwtKeys::new(&secret)),
         config: cfg,
         started_at: Instant::now(),
-    })
+    };
+    if let Some(cluster) = cluster {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        cluster.spawn(&state.dns.bus, tx);
+        let st = state.clone();
+        tokio::spawn(async move {
+            while let Some(c) = rx.recv().await {
+                crate::ws::hooks::apply_remote(&st, c).await;
+            }
+        });
+        tracing::info!(instance = %cluster.instance, "cluster bridge on");
+    }
+    Ok(state)
 }
 
 /// The DNS side without a running BindActor (CLI commands).

@@ -49,6 +49,12 @@ impl EventBus {
         let _ = self.tx.send(event);
     }
 
+    /// Delivers an event to local sessions without logging it (an event of
+    /// another instance: its origin logged it).
+    pub fn deliver(&self, event: Event) {
+        let _ = self.tx.send(Arc::new(event));
+    }
+
     /// Appends an event to the event log without delivering it (an event one
     /// connection already received directly, such as its `session_expired`).
     pub fn record(&self, event: Event) {

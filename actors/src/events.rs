@@ -187,6 +187,10 @@ pub struct Event {
     /// When it was published: delivery latency is measured from here.
     #[serde(skip)]
     pub published: std::time::Instant,
+    /// Came from another instance through the cluster bridge: delivered
+    /// here, never logged or forwarded again.
+    #[serde(skip)]
+    pub remote: bool,
 }
 
 impl Event {
@@ -199,6 +203,7 @@ impl Event {
             user_id: None,
             timestamp: now_iso(),
             published: std::time::Instant::now(),
+            remote: false,
         }
     }
 

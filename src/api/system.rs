@@ -30,6 +30,10 @@ pub struct WebSocketStatus {
     pub sessions: usize,
     #[schema(value_type = Object)]
     pub dispatcher: Value,
+    /// The cluster bridge (null on a single instance): this instance's id,
+    /// events and control messages sent and received, lag and errors.
+    #[schema(value_type = Object)]
+    pub cluster: Value,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -92,6 +96,11 @@ pub async fn system(state: web::Data<AppState>, _admin: AdminUser) -> ApiResult<
         websocket: WebSocketStatus {
             sessions: state.hub.registry.len(),
             dispatcher: stats_json(&state.hub.dispatcher.stats),
+            cluster: state.hub.cluster.as_ref().map_or(Value::Null, |c| {
+                let mut v = serde_json::to_value(&c.stats).unwrap_or_default();
+                v["instance"] = Value::from(c.instance.clone());
+                v
+            }),
         },
         threat_detection: state
             .security

@@ -2,8 +2,9 @@
 //! become events; ended sessions, disabled accounts and role changes reach
 //! the connections at once.
 
+use hdns_actors::cluster::Control;
 use hdns_actors::events::{Event, EventType};
-use hdns_actors::ws::permissions;
+use hdns_actors::ws::{permissions, Registry};
 use serde_json::json;
 
 use super::close;
@@ -39,34 +40,111 @@ pub fn logged_out(
     state
         .dns
         .publish(user_event(EventType::UserLogout, user_id, username, ip));
-    state
-        .hub
-        .registry
-        .close_session(session_id, close::SESSION_REVOKED, "logout");
+    control(
+        state,
+        Control::CloseSession {
+            session_id: session_id.to_string(),
+            code: close::SESSION_REVOKED,
+            reason: "logout".into(),
+        },
+    );
 }
 
 /// The user's other login sessions ended (password change).
 pub fn other_sessions_ended(state: &AppState, user_id: i32, keep: &str) {
-    state
-        .hub
-        .registry
-        .close_user_except(user_id, keep, close::SESSION_REVOKED, "password_changed");
+    control(
+        state,
+        Control::CloseUser {
+            user_id,
+            code: close::SESSION_REVOKED,
+            reason: "password_changed".into(),
+            keep: Some(keep.to_string()),
+        },
+    );
 }
 
 /// Every login session of the user ended (disabled, deleted, password reset).
 pub fn all_sessions_ended(state: &AppState, user_id: i32, reason: &str) {
-    state
-        .hub
-        .registry
-        .close_user(user_id, close::SESSION_REVOKED, reason);
+    control(
+        state,
+        Control::CloseUser {
+            user_id,
+            code: close::SESSION_REVOKED,
+            reason: reason.to_string(),
+            keep: None,
+        },
+    );
+}
+
+/// Applies `c` here at once and tells the other instances (cluster mode).
+fn control(state: &AppState, c: Control) {
+    close_local(&state.hub.registry, &c);
+    if let Some(cluster) = state.hub.cluster.clone() {
+        tokio::spawn(async move { cluster.broadcast(c).await });
+    }
+}
+
+fn close_local(registry: &Registry, c: &Control) {
+    match c {
+        Control::CloseSession {
+            session_id,
+            code,
+            reason,
+        } => registry.close_session(session_id, *code, reason),
+        Control::CloseUser {
+            user_id,
+            code,
+            reason,
+            keep: Some(keep),
+        } => registry.close_user_except(*user_id, keep, *code, reason),
+        Control::CloseUser {
+            user_id,
+            code,
+            reason,
+            keep: None,
+        } => registry.close_user(*user_id, *code, reason),
+        Control::Role { .. } => {}
+    }
+}
+
+/// What another instance asked of this one's sockets (applied here only:
+/// the sender told everyone).
+pub async fn apply_remote(state: &AppState, c: Control) {
+    match c {
+        Control::Role { user_id, is_admin } => {
+            apply_role(state, user_id, is_admin).await;
+        }
+        close => close_local(&state.hub.registry, &close),
+    }
 }
 
 /// Applies a user's current role and grants to their live sessions: drops
 /// subscriptions the role may no longer have and announces the change.
 pub async fn role_changed(state: &AppState, user_id: i32, is_admin: bool) {
+    let changed_here = apply_role(state, user_id, is_admin).await;
+    let cluster = state.hub.cluster.clone();
+    if !changed_here && cluster.is_none() {
+        return;
+    }
+    // Other instances re-filter their sockets before the event reaches them.
+    if let Some(c) = cluster {
+        c.broadcast(Control::Role { user_id, is_admin }).await;
+    }
+    let role = if is_admin { "admin" } else { "user" };
+    state.dns.publish(
+        Event::new(
+            EventType::PermissionChanged,
+            json!({"user_id": user_id.to_string(), "role": role, "timestamp": crate::now_iso()}),
+        )
+        .for_user(user_id),
+    );
+}
+
+/// Re-filters this instance's sessions of the user; true if any changed.
+async fn apply_role(state: &AppState, user_id: i32, is_admin: bool) -> bool {
     let live = state.hub.registry.of_user(user_id);
     if live.is_empty() || live.iter().all(|s| s.is_admin() == is_admin) {
-        return;
+        return false;
     }
     let zones: std::collections::HashSet<i32> = if is_admin {
         Default::default()
@@ -87,12 +165,5 @@ pub async fn role_changed(state: &AppState, user_id: i32, is_admin: bool) {
             subs.retain(|t| permissions::may_subscribe(is_admin, *t));
         }
     }
-    let role = if is_admin { "admin" } else { "user" };
-    state.dns.publish(
-        Event::new(
-            EventType::PermissionChanged,
-            json!({"user_id": user_id.to_string(), "role": role, "timestamp": crate::now_iso()}),
-        )
-        .for_user(user_id),
-    );
+    true
 }

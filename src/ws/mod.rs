@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use hdns_actors::cluster::Cluster;
 use hdns_actors::events::EventType;
 use hdns_actors::ws::{permissions, Dispatcher, Registry, SessionHandle};
 use serde::Deserialize;
@@ -43,17 +44,45 @@ pub struct Hub {
     pub dispatcher: Arc<Dispatcher>,
     pub ping_interval: Duration,
     pub queue_capacity: usize,
+    /// Other instances, when `redis_url` is set.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Hub {
-    pub fn new(max_per_user: usize, ping_interval: Duration, queue_capacity: usize) -> Arc<Self> {
+    pub fn new(
+        max_per_user: usize,
+        ping_interval: Duration,
+        queue_capacity: usize,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Arc<Self> {
         let registry = Arc::new(Registry::new(max_per_user));
         Arc::new(Self {
             dispatcher: Dispatcher::new(registry.clone()),
             registry,
             ping_interval,
             queue_capacity,
+            cluster,
         })
+    }
+
+    /// Counts a new connection against the user's limit on every instance.
+    /// Redis being unreachable does not lock users out: the local limit
+    /// still holds, and the failure is counted.
+    async fn acquire_cluster_slot(&self, user_id: i32) -> Result<bool, ()> {
+        let Some(c) = &self.cluster else {
+            return Ok(false);
+        };
+        match c.acquire(user_id, self.registry.max_per_user).await {
+            Ok(true) => Ok(true),
+            Ok(false) => Err(()),
+            Err(e) => {
+                c.stats
+                    .errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(error = %e, "cluster connection count unavailable");
+                Ok(false)
+            }
+        }
     }
 }
 
@@ -264,15 +293,24 @@ async fn open(
         subscriptions,
         hub.queue_capacity,
     ));
-    if hub.registry.register(handle.clone()).is_err() {
+    let registered = hub.registry.register(handle.clone()).is_ok();
+    let counted = match registered {
+        true => hub.acquire_cluster_slot(auth.user.id).await,
+        false => Err(()),
+    };
+    let Ok(counted) = counted else {
+        if registered {
+            hub.registry.unregister(handle.id);
+        }
         let r = refuse(
             "CONNECTION_LIMIT",
             &format!("At most {} connections per user", hub.registry.max_per_user),
             close::CONNECTION_LIMIT,
         );
         return start(r, &req, stream);
-    }
+    };
     let opts = session::Options {
+        counted_in_cluster: counted,
         greeting: entry.greeting,
         debug: q.debug == Some(true),
         username: auth.user.username.clone(),

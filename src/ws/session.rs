@@ -60,6 +60,8 @@ pub struct Options {
     pub username: String,
     pub ip: Option<String>,
     pub path: String,
+    /// The connection is counted in Redis (cluster mode) and must be released.
+    pub counted_in_cluster: bool,
 }
 
 pub struct WsSession {
@@ -447,6 +449,10 @@ impl Actor for WsSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.hub.registry.unregister(self.handle.id);
+        if let (true, Some(c)) = (self.opts.counted_in_cluster, self.hub.cluster.clone()) {
+            let user = self.handle.user_id;
+            tokio::spawn(async move { c.release(user).await });
+        }
         let reason = self
             .handle
             .close_requested()

@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod cluster;
 mod conventions;
 mod dns;
 mod monitoring;
