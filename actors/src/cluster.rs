@@ -4,8 +4,8 @@
 //! (not into the event log: its origin logged it), so a user sees every event
 //! whichever instance holds their socket. Control messages (close a login
 //! session's or a user's sockets, a role change) travel the same way, and
-//! per-user connection counts live in Redis so the limit holds across
-//! instances. Each instance keeps a heartbeat key; the counts of an instance
+//! per-user connection counts and message rate windows live in Redis so the
+//! limits hold across instances. Each instance keeps a heartbeat key; the counts of an instance
 //! whose heartbeat expired (it crashed) stop counting.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +19,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use crate::bus::EventBus;
 use crate::events::{Event, EventType, Priority};
+use crate::ws::ratelimit::{self, Exceeded, Limit};
 
 /// How long an instance counts as alive after its last heartbeat.
 const HEARTBEAT_TTL_SECS: u64 = 30;
@@ -87,6 +88,8 @@ pub struct Cluster {
     /// This process, for the lifetime of the process.
     pub instance: String,
     prefix: String,
+    /// Makes each rate-limit hit a distinct member of its window.
+    hits: AtomicU64,
     pub stats: ClusterStats,
 }
 
@@ -107,6 +110,28 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return total + 1
 "#;
 
+/// Sliding one-minute windows shared by every instance (sorted sets of hit
+/// times, Redis's clock), counted in turn up to the first full one, as the
+/// local windows are. Returns {0, 0}, or {index of the full window, seconds
+/// to wait}.
+const HIT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local win = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', now - win)
+  if redis.call('ZCARD', k) >= tonumber(ARGV[2 + i]) then
+    local oldest = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+    local wait = math.ceil((tonumber(oldest[2]) + win - now) / 1000)
+    if wait < 1 then wait = 1 end
+    return {i, wait}
+  end
+  redis.call('ZADD', k, now, ARGV[2])
+  redis.call('PEXPIRE', k, win)
+end
+return {0, 0}
+"#;
+
 const RELEASE: &str = r#"
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -124,6 +149,7 @@ impl Cluster {
             conn,
             instance: uuid::Uuid::new_v4().simple().to_string(),
             prefix: prefix.to_string(),
+            hits: AtomicU64::new(0),
             stats: ClusterStats::default(),
         });
         me.beat().await?;
@@ -294,6 +320,38 @@ impl Cluster {
             .invoke_async(&mut c)
             .await?;
         Ok(n >= 0)
+    }
+
+    /// Counts a client message against the user's windows on every
+    /// instance. `Ok(Err(_))`: a window is full.
+    pub async fn hit(
+        &self,
+        user_id: i32,
+        limits: &[Limit],
+    ) -> Result<Result<(), Exceeded>, ClusterError> {
+        let member = format!(
+            "{}-{}",
+            self.instance,
+            self.hits.fetch_add(1, Ordering::Relaxed)
+        );
+        let hit = redis::Script::new(HIT);
+        let mut script = hit.prepare_invoke();
+        for l in limits {
+            script.key(self.key(&format!("ws:rate:{user_id}:{}", l.name())));
+        }
+        script.arg(ratelimit::WINDOW.as_millis() as u64).arg(member);
+        for l in limits {
+            script.arg(l.max());
+        }
+        let mut c = self.conn.clone();
+        let (full, wait): (usize, u64) = script.invoke_async(&mut c).await?;
+        Ok(match full.checked_sub(1).and_then(|i| limits.get(i)) {
+            None => Ok(()),
+            Some(l) => Err(Exceeded {
+                limit: l.max(),
+                retry_after: wait,
+            }),
+        })
     }
 
     pub async fn release(&self, user_id: i32) {

@@ -214,21 +214,55 @@ impl WsSession {
                 )
             }
         };
-        let id = msg
-            .get("id")
-            .filter(|v| v.is_string() || v.is_number())
-            .cloned();
-        let id = id.as_ref();
         let Some(kind) = msg.get("type").and_then(|t| t.as_str()) else {
             return self.error(
                 ctx,
                 "INVALID_MESSAGE",
                 "The message has no `type`",
                 None,
-                id,
+                message_id(&msg).as_ref(),
             );
         };
-        if let Err(e) = self.check_limits(kind) {
+        let limits = ratelimit::limits_for(kind, self.handle.is_admin());
+        match self.hub.cluster.clone() {
+            // Several instances: the windows live in Redis. The actor handles
+            // nothing else meanwhile, so messages keep their order.
+            Some(cluster) if !limits.is_empty() => {
+                let user = self.handle.user_id;
+                let check = async move {
+                    let hit = cluster.hit(user, &limits);
+                    match tokio::time::timeout(CLUSTER_LIMIT_TIMEOUT, hit).await {
+                        Ok(Ok(r)) => Ok(r),
+                        _ => {
+                            cluster.stats.errors.fetch_add(1, Ordering::Relaxed);
+                            Err(limits)
+                        }
+                    }
+                };
+                ctx.wait(check.into_actor(self).map(move |r, act, ctx| {
+                    // Redis unreachable: this instance's windows still hold.
+                    let r = r.unwrap_or_else(|limits| act.local_hit(&limits));
+                    act.handle_message(ctx, &msg, r);
+                }));
+            }
+            _ => {
+                let r = self.local_hit(&limits);
+                self.handle_message(ctx, &msg, r);
+            }
+        }
+    }
+
+    /// A message within the limits (or refused by them) is answered here.
+    fn handle_message(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        msg: &Value,
+        limited: Result<(), ratelimit::Exceeded>,
+    ) {
+        let id = message_id(msg);
+        let id = id.as_ref();
+        let kind = msg.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+        if let Err(e) = limited {
             let details = json!({"limit": e.limit, "window": ratelimit::WINDOW.as_secs(), "retry_after": e.retry_after});
             let text = format!(
                 "Rate limit exceeded. Try again in {} seconds.",
@@ -274,22 +308,13 @@ impl WsSession {
         }
     }
 
-    /// Counts the message against the user's limits (all connections together).
-    fn check_limits(&self, kind: &str) -> Result<(), ratelimit::Exceeded> {
-        // A pong only answers our ping; it is not the client talking.
-        if kind == "pong" {
-            return Ok(());
-        }
-        let admin = self.handle.is_admin();
+    /// Counts the message against the user's limits (all of their
+    /// connections on this instance together).
+    fn local_hit(&self, limits: &[ratelimit::Limit]) -> Result<(), ratelimit::Exceeded> {
         let now = Instant::now();
-        self.hub.registry.with_limits(self.handle.user_id, |l| {
-            l.messages.hit(now)?;
-            match kind {
-                "subscribe" | "unsubscribe" => l.subscriptions.hit(now),
-                "get_stats" | "get_subscriptions" if !admin => l.admin_commands.hit(now),
-                _ => Ok(()),
-            }
-        })
+        self.hub
+            .registry
+            .with_limits(self.handle.user_id, |l| l.hit(limits, now))
     }
 
     fn subscriptions(&self) -> Vec<&'static str> {
@@ -404,6 +429,16 @@ impl WsSession {
         });
     }
 }
+
+/// A client's `id`, echoed on the answer (strings and numbers only).
+fn message_id(msg: &Value) -> Option<Value> {
+    msg.get("id")
+        .filter(|v| v.is_string() || v.is_number())
+        .cloned()
+}
+
+/// How long a message waits for the shared rate-limit windows in Redis.
+const CLUSTER_LIMIT_TIMEOUT: Duration = Duration::from_millis(500);
 
 fn names(types: &[EventType]) -> Vec<&'static str> {
     types.iter().map(|t| t.as_str()).collect()

@@ -59,6 +59,19 @@ async fn refused(s: &TestServer, token: &str) -> (Value, u16) {
     (f["error_code"].clone(), code)
 }
 
+/// Sends `msg` with `id` and returns the answer carrying that id (events
+/// that arrive meanwhile are skipped).
+async fn answer(c: &mut WsClient, mut msg: Value, id: u64) -> Value {
+    msg["id"] = json!(id);
+    c.send(msg).await;
+    loop {
+        let f = c.frame().await;
+        if f["id"] == json!(id) {
+            return f;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_events_limits_roles_and_logouts() {
     let Some(Backend::Postgres(pg)) = Backend::postgres_or_skip("cluster").await else {
@@ -161,6 +174,25 @@ async fn two_instances_share_events_limits_roles_and_logouts() {
         }
     };
     assert_eq!(carol_b2.ask(json!({"type": "ping"})).await["type"], "pong");
+
+    // Rate limits are per user across instances: 10 subscription changes
+    // per minute, spent on A and on B together.
+    let mut admin_a = connect(&a, &admin).await;
+    let sub = json!({"type": "subscribe", "data": {"event_types": ["health_update"]}});
+    for i in 0..10 {
+        let c = if i % 2 == 0 {
+            &mut admin_a
+        } else {
+            &mut admin_b
+        };
+        let r = answer(c, sub.clone(), 100 + i).await;
+        assert_eq!(r["type"], "response", "change {i}: {r}");
+    }
+    let r = answer(&mut admin_b, sub.clone(), 200).await;
+    assert_eq!(r["error_code"], "RATE_LIMITED", "{r}");
+    assert_eq!(r["details"]["limit"], 10);
+    assert!(r["details"]["retry_after"].as_u64().unwrap() >= 1);
+    drop(admin_a);
 
     // A role change made on A re-filters carol's sockets on B.
     let r = a

@@ -54,12 +54,69 @@ impl Window {
     }
 }
 
+/// The windows a client message can count against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Messages,
+    SubscriptionChanges,
+    AdminCommands,
+}
+
+impl Limit {
+    pub fn max(self) -> usize {
+        match self {
+            Self::Messages => MESSAGES,
+            Self::SubscriptionChanges => SUBSCRIPTION_CHANGES,
+            Self::AdminCommands => ADMIN_COMMANDS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Messages => "messages",
+            Self::SubscriptionChanges => "subscription_changes",
+            Self::AdminCommands => "admin_commands",
+        }
+    }
+}
+
+/// What a message of `kind` counts against. A pong only answers the
+/// server's ping: it is not the client talking, and counts against nothing.
+pub fn limits_for(kind: &str, admin: bool) -> Vec<Limit> {
+    match kind {
+        "pong" => vec![],
+        "subscribe" | "unsubscribe" => vec![Limit::Messages, Limit::SubscriptionChanges],
+        "get_stats" | "get_subscriptions" if !admin => vec![Limit::Messages, Limit::AdminCommands],
+        _ => vec![Limit::Messages],
+    }
+}
+
 /// The three windows of one user.
 #[derive(Debug)]
 pub struct UserLimits {
     pub messages: Window,
     pub subscriptions: Window,
     pub admin_commands: Window,
+}
+
+impl UserLimits {
+    fn window(&mut self, l: Limit) -> &mut Window {
+        match l {
+            Limit::Messages => &mut self.messages,
+            Limit::SubscriptionChanges => &mut self.subscriptions,
+            Limit::AdminCommands => &mut self.admin_commands,
+        }
+    }
+
+    /// Counts one hit in each window of `limits` in turn, up to the first
+    /// that is full: a subscribe refused for too many subscription changes
+    /// is still a message received.
+    pub fn hit(&mut self, limits: &[Limit], now: Instant) -> Result<(), Exceeded> {
+        for l in limits {
+            self.window(*l).hit(now)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for UserLimits {
@@ -85,5 +142,25 @@ mod tests {
         let e = w.hit(t + Duration::from_secs(20)).unwrap_err();
         assert_eq!((e.limit, e.retry_after), (2, 40));
         assert!(w.hit(t + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn a_message_refused_by_a_later_window_still_counts_as_a_message() {
+        let mut u = UserLimits::default();
+        let t = Instant::now();
+        let subs = limits_for("subscribe", false);
+        for _ in 0..SUBSCRIPTION_CHANGES {
+            assert!(u.hit(&subs, t).is_ok());
+        }
+        let e = u.hit(&subs, t).unwrap_err();
+        assert_eq!(e.limit, SUBSCRIPTION_CHANGES);
+        assert_eq!(u.messages.hits.len(), SUBSCRIPTION_CHANGES + 1);
+        assert_eq!(u.subscriptions.hits.len(), SUBSCRIPTION_CHANGES);
+        assert!(limits_for("pong", false).is_empty());
+        assert_eq!(limits_for("get_stats", true), [Limit::Messages]);
+        assert_eq!(
+            limits_for("get_stats", false),
+            [Limit::Messages, Limit::AdminCommands]
+        );
     }
 }
