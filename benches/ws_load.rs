@@ -5,7 +5,10 @@
 //!
 //! Run: `cargo bench --bench ws_load` (defaults below), or with
 //! `WS_LOAD_SESSIONS`, `WS_LOAD_SECONDS`, `WS_LOAD_RATE` (events per second
-//! offered), `WS_LOAD_CRITICAL_EVERY` (one critical event every n ticks of 100 ms).
+//! offered), `WS_LOAD_CRITICAL_EVERY` (one critical event every n ticks of
+//! 100 ms), `WS_LOAD_ADMIN_SESSIONS` (sessions of the admin, who alone gets
+//! the critical `security_alert`; the rest are a plain user's; default: all),
+//! `WS_LOAD_CLIENT_NICE` (nice value of the load generator; default 0).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -196,10 +199,27 @@ fn event_data(i: u64) -> Value {
     json!({"component": "system", "status": "healthy", "metrics": {"response_time": i}, "sent_us": now_us()})
 }
 
-async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -> Outcome {
+async fn run_ours(
+    sessions: u64,
+    admins: u64,
+    seconds: u64,
+    rate: u64,
+    critical_every: u64,
+) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-dns"))
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-dns"));
+    // The server runs at normal priority even when the load generator was
+    // niced (`WS_LOAD_CLIENT_NICE`); lowering a nice value needs root.
+    // SAFETY: only an async-signal-safe libc call between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HDNS_LISTEN", format!("127.0.0.1:{port}"))
@@ -238,13 +258,40 @@ async fn run_ours(sessions: u64, seconds: u64, rate: u64, critical_every: u64) -
         .await
         .unwrap();
     let token = login["access_token"].as_str().unwrap().to_string();
-    // Only the benchmark's type: `health_update` (normal) and `security_alert` (critical).
+    // Sessions beyond `admins` belong to a plain user: they get the normal
+    // `health_update` events but not the admin-only critical `security_alert`.
+    let user_token = if admins < sessions {
+        let r = http
+            .post(format!("{base}/api/users"))
+            .bearer_auth(&token)
+            .json(
+                &json!({"username": "loaduser", "password": "loaduser-password-1", "role": "user"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let login: Value = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": "loaduser", "password": "loaduser-password-1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        login["access_token"].as_str().unwrap().to_string()
+    } else {
+        token.clone()
+    };
     let before = rss_kib(pid);
     let tally = Arc::new(Tally::default());
     let t0 = Instant::now();
+    let ws = format!("ws://127.0.0.1:{port}/ws?token=");
+    open_clients(format!("{ws}{token}"), admins, tally.clone()).await;
     open_clients(
-        format!("ws://127.0.0.1:{port}/ws?token={token}"),
-        sessions,
+        format!("{ws}{user_token}"),
+        sessions - admins,
         tally.clone(),
     )
     .await;
@@ -432,7 +479,17 @@ fn main() {
     let seconds = env_or("WS_LOAD_SECONDS", 15);
     let rate = env_or("WS_LOAD_RATE", 40);
     let critical_every = env_or("WS_LOAD_CRITICAL_EVERY", 20);
-    println!("ws_load: {sessions} sessions, {seconds} s, {rate} normal events/s offered, one critical every {critical_every} x 100 ms");
+    let admins = env_or("WS_LOAD_ADMIN_SESSIONS", sessions).min(sessions);
+    // Clients and server share two cores here; a niced generator takes CPU
+    // only when the server leaves some, as clients on other machines would.
+    // Threads inherit it: set before the runtime starts its workers.
+    let nice = env_or("WS_LOAD_CLIENT_NICE", 0);
+    if nice > 0 {
+        // SAFETY: plain syscall on this (the main) thread.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice as i32) };
+        println!("ws_load: load generator at nice {nice}, server at 0");
+    }
+    println!("ws_load: {sessions} sessions ({admins} admin), {seconds} s, {rate} normal events/s offered, one critical every {critical_every} x 100 ms");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -442,7 +499,7 @@ fn main() {
     let pairs = ((sessions as f64 * 0.99) as usize).min(9_900);
     let (median, best) = kernel_floor(pairs, 300);
     println!("kernel floor: one 300-byte write to each of {pairs} loopback sockets (99 % of {sessions}), two threads, no reader: median {median:.1} ms, best {best:.1} ms (5 rounds)");
-    let ours = rt.block_on(run_ours(sessions, seconds, rate, critical_every));
+    let ours = rt.block_on(run_ours(sessions, admins, seconds, rate, critical_every));
     let floor = rt.block_on(run_floor(sessions, seconds, rate, critical_every));
     println!(
         "result: ours {:.0} deliveries/s, floor {:.0} deliveries/s, ratio {:.2}; ours held {} sessions; critical p99 {:.1} ms",

@@ -26,17 +26,7 @@ use crate::{api, db};
 /// Everything `serve` needs before it accepts connections. Errors are one line.
 pub async fn prepare(cfg: Config) -> Result<AppState, String> {
     bootstrap::prepare_data_dir(&cfg.data_dir)?;
-    let conn = db::connect(&cfg.effective_database_url()).await?;
-    db::migrate(&conn).await?;
-    let secret = bootstrap::jwt_secret(&cfg)?;
-    if let Some(password) = bootstrap::ensure_admin(&conn, &cfg).await? {
-        // Printed once, on the terminal only: it never goes through the logger.
-        eprintln!(
-            "\n  Bootstrap admin created.\n    username: admin\n    password: {password}\n  \
-             It must be changed at first login (POST /api/auth/change-password).\n"
-        );
-    }
-    let dns = start_bind(&cfg, &conn).await?;
+    // Redis first: a cluster member that cannot join does not start at all.
     let cluster = match &cfg.redis_url {
         Some(url) => Some(
             hdns_actors::cluster::Cluster::connect(url, &cfg.redis_prefix)
@@ -50,6 +40,17 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         ),
         None => None,
     };
+    let conn = db::connect(&cfg.effective_database_url()).await?;
+    db::migrate(&conn).await?;
+    let secret = bootstrap::jwt_secret(&cfg)?;
+    if let Some(password) = bootstrap::ensure_admin(&conn, &cfg).await? {
+        // Printed once, on the terminal only: it never goes through the logger.
+        eprintln!(
+            "\n  Bootstrap admin created.\n    username: admin\n    password: {password}\n  \
+             It must be changed at first login (POST /api/auth/change-password).\n"
+        );
+    }
+    let dns = start_bind(&cfg, &conn).await?;
     let hub = crate::ws::Hub::new(
         cfg.ws_max_connections_per_user,
         std::time::Duration::from_secs(cfg.ws_ping_interval_secs),
@@ -154,6 +155,7 @@ pub async fn serve(state: AppState) -> Result<(), String> {
             .wrap(security_headers::headers(cfg.hsts))
             .wrap(RequestLog)
     })
+    .on_connect(crate::ws::socket::on_connect)
     .listen(listener)
     .map_err(|e| format!("cannot start the HTTP server: {e}"))?
     .run()

@@ -143,7 +143,15 @@ impl Cluster {
     /// and channels (one Redis may serve several clusters).
     pub async fn connect(url: &str, prefix: &str) -> Result<Arc<Self>, ClusterError> {
         let client = redis::Client::open(url)?;
-        let conn = redis::aio::ConnectionManager::new(client.clone()).await?;
+        // Short timeouts and few retries: a command waits at most a few
+        // seconds, and a server configured with an unreachable Redis fails
+        // at start instead of retrying for minutes.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(2)
+            .set_max_delay(1_000);
+        let conn = redis::aio::ConnectionManager::new_with_config(client.clone(), config).await?;
         let me = Arc::new(Self {
             client,
             conn,

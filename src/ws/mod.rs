@@ -4,6 +4,7 @@
 pub mod hooks;
 pub mod messages;
 pub mod session;
+pub mod socket;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct Hub {
     pub queue_capacity: usize,
     /// Other instances, when `redis_url` is set.
     pub cluster: Option<Arc<Cluster>>,
+    /// Each session's TCP socket, for the watchdog.
+    pub sockets: dashmap::DashMap<u64, socket::Socket>,
 }
 
 impl Hub {
@@ -62,7 +65,36 @@ impl Hub {
             ping_interval,
             queue_capacity,
             cluster,
+            sockets: Default::default(),
         })
+    }
+
+    /// A session actor that has not run for three ping intervals is stuck
+    /// behind a peer that stopped reading (it would have pinged, or closed
+    /// the connection for missed pongs): reset its socket.
+    fn abort_stalled(&self) {
+        let limit = self.ping_interval * 3 + Duration::from_secs(2);
+        self.registry.for_each(|s| {
+            if s.idle_for() <= limit {
+                return;
+            }
+            let Some(sock) = self.sockets.get(&s.id).map(|e| *e.value()) else {
+                return;
+            };
+            if sock.abort() {
+                self.sockets.remove(&s.id);
+                let stats = &self.dispatcher.stats;
+                stats
+                    .aborted_stalled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(
+                    connection = s.id,
+                    user = s.user_id,
+                    idle_ms = s.idle_for().as_millis() as u64,
+                    "websocket peer stopped reading; socket reset"
+                );
+            }
+        });
     }
 
     /// Counts a new connection against the user's limit on every instance.
@@ -309,6 +341,9 @@ async fn open(
         );
         return start(r, &req, stream);
     };
+    if let Some(sock) = req.conn_data::<socket::Socket>() {
+        hub.sockets.insert(handle.id, *sock);
+    }
     let opts = session::Options {
         counted_in_cluster: counted,
         greeting: entry.greeting,
@@ -346,7 +381,8 @@ where
 
 /// A backstop for the hooks: every few seconds, sessions whose login session
 /// was revoked or expired, or whose account was disabled, by any path (a
-/// refresh-token reuse, the CLI, another instance) are closed.
+/// refresh-token reuse, the CLI, another instance) are closed, and sockets
+/// of stalled sessions are reset.
 pub fn spawn_session_sweeper(hub: Arc<Hub>, db: sea_orm::DatabaseConnection, every: Duration) {
     use hdns_entities::{sessions, users};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -354,6 +390,7 @@ pub fn spawn_session_sweeper(hub: Arc<Hub>, db: sea_orm::DatabaseConnection, eve
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            hub.abort_stalled();
             let live = hub.registry.sessions();
             if live.is_empty() {
                 continue;

@@ -132,6 +132,7 @@ impl WsSession {
 
     /// Writes what is due and arms a timer for the rest.
     fn flush(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.handle.tick();
         if let Some(c) = self.handle.close_requested() {
             if c.code == close::TOO_SLOW {
                 self.error(ctx, "SLOW_CONSUMER", &c.reason, None, None);
@@ -458,6 +459,7 @@ impl Actor for WsSession {
             Some((Wake, h))
         }));
         ctx.run_interval(self.hub.ping_interval, |act, ctx| {
+            act.handle.tick();
             if act.missed_pings >= 2 {
                 act.close_with(ctx, close::PING_TIMEOUT, "missed two pings");
                 return;
@@ -484,6 +486,7 @@ impl Actor for WsSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.hub.registry.unregister(self.handle.id);
+        self.hub.sockets.remove(&self.handle.id);
         if let (true, Some(c)) = (self.opts.counted_in_cluster, self.hub.cluster.clone()) {
             let user = self.handle.user_id;
             tokio::spawn(async move { c.release(user).await });

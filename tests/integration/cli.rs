@@ -218,6 +218,25 @@ fn startup_failures_exit_with_one_clear_line() {
     assert_eq!(t.trim().lines().count(), 1, "{t}");
     assert!(t.contains("cannot connect to database"), "{t}");
     assert!(!t.contains("pw-never-shown"));
+
+    // A cluster member that cannot reach Redis does not run as an island.
+    let out = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("HDNS_DATA_DIR", dir.path().join("cl").to_str().unwrap()),
+            ("HDNS_BIND_MODE", "disabled"),
+            (
+                "HDNS_REDIS_URL",
+                "redis://:redis-pw-never-shown@127.0.0.1:1/",
+            ),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert_eq!(t.trim().lines().count(), 1, "{t}");
+    assert!(t.contains("cannot connect to Redis"), "{t}");
+    assert!(!t.contains("redis-pw-never-shown"), "{t}");
 }
 
 #[tokio::test]

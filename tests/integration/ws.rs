@@ -729,3 +729,60 @@ async fn per_topic_endpoints() {
     let r = s.get("/ws/nonsense", None).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_under_load_is_reset() {
+    let s = TestServer::start_with(Backend::Sqlite, &[("HDNS_WS_PING_INTERVAL_SECS", "1")]).await;
+    let t = s.admin_token().await;
+    let _stalled = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    let mut live = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    // 60 critical frames of 400 KB (24 MB): far more than the stalled
+    // client's socket buffers hold, so the server cannot write to it and
+    // its session actor stops running.
+    let blob = "x".repeat(400_000);
+    for _ in 0..3 {
+        let body = json!({"event_type": "security_alert", "data": {"blob": blob}, "count": 20});
+        assert_eq!(
+            s.post("/api/events/publish", Some(&t), body).await.status,
+            202
+        );
+    }
+    let mut got = 0;
+    while got < 60 {
+        match live.next(Duration::from_secs(10)).await {
+            Next::Frame(f) if f["type"] == "ping" => live.send(json!({"type": "pong"})).await,
+            Next::Frame(f) if f["event_type"] == "security_alert" => got += 1,
+            Next::Frame(_) => {}
+            other => panic!("live client after {got} alerts: {other:?}"),
+        }
+    }
+    // The watchdog resets the stalled socket (3 ping intervals + 2 s, swept
+    // every 2 s); the live session stays.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let ws = loop {
+        let sys = s.get("/api/system", Some(&t)).await.body;
+        if sys["websocket"]["sessions"] == 1 {
+            break sys["websocket"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled session is still registered: {}",
+            sys["websocket"]
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while let Next::Frame(f) = live.next(Duration::from_millis(10)).await {
+            if f["type"] == "ping" {
+                live.send(json!({"type": "pong"})).await;
+            }
+        }
+    };
+    assert_eq!(ws["dispatcher"]["aborted_stalled"], 1, "{ws}");
+    live.send(json!({"type": "ping", "id": "after"})).await;
+    loop {
+        let f = live.frame().await;
+        if f["type"] == "pong" {
+            assert_eq!(f["id"], "after");
+            break;
+        }
+    }
+}

@@ -32,6 +32,9 @@ pub struct DispatchStats {
     pub lagged: AtomicU64,
     pub shed: AtomicU64,
     pub closed_too_slow: AtomicU64,
+    /// Sessions whose peer stopped reading so long that the actor could not
+    /// run (not even to close): their sockets were reset by the watchdog.
+    pub aborted_stalled: AtomicU64,
     /// Publish -> frame written, per priority (low, normal, high, critical).
     #[serde(serialize_with = "by_priority")]
     pub latency: [Histogram; 4],

@@ -36,6 +36,9 @@ pub struct SessionHandle {
     pub close: Mutex<Option<CloseReason>>,
     pub messages_sent: AtomicU64,
     pub messages_received: AtomicU64,
+    /// When the session actor last ran (ms on the registry's clock): the
+    /// watchdog aborts sockets whose actor stopped running.
+    pub ticked_at: AtomicU64,
 }
 
 impl SessionHandle {
@@ -61,7 +64,19 @@ impl SessionHandle {
             close: Mutex::new(None),
             messages_sent: AtomicU64::new(0),
             messages_received: AtomicU64::new(0),
+            ticked_at: AtomicU64::new(clock_ms()),
         }
+    }
+
+    /// The actor ran just now.
+    pub fn tick(&self) {
+        self.ticked_at.store(clock_ms(), Ordering::Relaxed);
+    }
+
+    /// How long since the actor last ran.
+    pub fn idle_for(&self) -> std::time::Duration {
+        let ms = clock_ms().saturating_sub(self.ticked_at.load(Ordering::Relaxed));
+        std::time::Duration::from_millis(ms)
     }
 
     pub fn is_admin(&self) -> bool {
@@ -96,6 +111,15 @@ impl SessionHandle {
     pub fn close_requested(&self) -> Option<CloseReason> {
         self.close.lock().ok().and_then(|c| c.clone())
     }
+}
+
+/// Milliseconds on a monotonic clock shared by every session.
+fn clock_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 /// The registry refused a session: the user has too many open.
