@@ -199,6 +199,19 @@ fn event_data(i: u64) -> Value {
     json!({"component": "system", "status": "healthy", "metrics": {"response_time": i}, "sent_us": now_us()})
 }
 
+async fn login(http: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let r: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().unwrap().to_string()
+}
+
 async fn run_ours(
     sessions: u64,
     admins: u64,
@@ -248,16 +261,7 @@ async fn run_ours(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let login: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"username": "admin", "password": "admin-password-123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
+    let token = login(&http, &base, "admin", "admin-password-123").await;
     // Sessions beyond `admins` belong to a plain user: they get the normal
     // `health_update` events but not the admin-only critical `security_alert`.
     let user_token = if admins < sessions {
@@ -271,16 +275,7 @@ async fn run_ours(
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
-        let login: Value = http
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"username": "loaduser", "password": "loaduser-password-1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        login["access_token"].as_str().unwrap().to_string()
+        login(&http, &base, "loaduser", "loaduser-password-1").await
     } else {
         token.clone()
     };
@@ -317,16 +312,13 @@ async fn run_ours(
     let mut tick_no = 0u64;
     while drive_start.elapsed() < Duration::from_secs(seconds) {
         let t = Instant::now();
-        let mut bodies = vec![
-            json!({"event_type": "health_update", "data": event_data(sent), "count": per_tick}),
-        ];
+        let mut kinds = vec![("health_update", per_tick)];
         if critical_every > 0 && tick_no.is_multiple_of(critical_every) {
-            bodies.push(
-                json!({"event_type": "security_alert", "data": event_data(sent), "count": 1}),
-            );
+            kinds.push(("security_alert", 1));
         }
-        for body in bodies {
-            let n = body["count"].as_u64().unwrap_or(1);
+        for (kind, n) in kinds {
+            // Stamped just before its own request, not before the others'.
+            let body = json!({"event_type": kind, "data": event_data(sent), "count": n});
             let r = http
                 .post(format!("{base}/api/events/publish"))
                 .bearer_auth(&token)

@@ -185,6 +185,12 @@ pub async fn metrics(
         stats.closed_too_slow.load(Ordering::Relaxed) as f64,
     );
     o.one(
+        "hdns_ws_aborted_stalled_total",
+        "counter",
+        "Sessions whose peer stopped reading: sockets reset by the watchdog.",
+        stats.aborted_stalled.load(Ordering::Relaxed) as f64,
+    );
+    o.one(
         "hdns_ws_dispatcher_lagged_total",
         "counter",
         "Events the Dispatcher missed behind the bus.",
