@@ -248,6 +248,9 @@ async fn open(
     q: ConnectQuery,
     entry: Entry,
 ) -> Result<HttpResponse, actix_web::Error> {
+    // A request that is no WebSocket handshake is refused before anything
+    // is registered: the actor would never start, nor stop to unregister.
+    actix_web_actors::ws::handshake(&req)?;
     let token = q.token.unwrap_or_default();
     let refuse =
         |code: &'static str, message: &str, close: u16| Rejected::new(code, message, close);

@@ -239,6 +239,11 @@ async fn connection_limit_per_user() {
     )
     .await;
     let t = s.admin_token().await;
+    // Plain GETs (no WebSocket handshake) are refused and take no place.
+    for _ in 0..3 {
+        let r = s.get(&format!("/ws?token={t}"), None).await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+    }
     let mut c1 = WsClient::connect(&s.base, &format!("?token={t}")).await;
     let _c2 = WsClient::connect(&s.base, &format!("?token={t}")).await;
     let mut c3 = WsClient::connect(&s.base, &format!("?token={t}")).await;
