@@ -57,7 +57,9 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         cfg.ws_queue_capacity,
         cluster.clone(),
     );
-    hub.dispatcher.spawn(&dns.bus);
+    hub.dispatcher
+        .spawn(&dns.bus)
+        .map_err(|e| format!("cannot start the event dispatcher: {e}"))?;
     crate::ws::spawn_session_sweeper(hub.clone(), conn.clone(), std::time::Duration::from_secs(2));
     let cfg = Arc::new(cfg);
     let monitor = crate::monitor::start(&cfg, &conn, &dns).await?;

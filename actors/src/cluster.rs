@@ -48,6 +48,13 @@ pub enum Control {
     Role { user_id: i32, is_admin: bool },
 }
 
+/// Whether other instances' sessions get events of this type. A
+/// `system_metrics` sample describes the machine that took it: each
+/// instance's dashboards chart their own machine, not two interleaved.
+pub fn crosses_instances(t: EventType) -> bool {
+    t != EventType::SystemMetrics
+}
+
 /// An event as it crosses instances: the fields the Dispatcher needs.
 #[derive(Serialize, Deserialize)]
 struct WireEvent {
@@ -210,7 +217,7 @@ impl Cluster {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if event.remote {
+                if event.remote || !crosses_instances(event.event_type) {
                     continue;
                 }
                 let wire = WireEvent {
@@ -379,6 +386,13 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_samples_stay_on_their_instance() {
+        assert!(!crosses_instances(EventType::SystemMetrics));
+        assert!(crosses_instances(EventType::RecordCreated));
+        assert!(crosses_instances(EventType::SecurityAlert));
+    }
 
     #[test]
     fn control_messages_have_a_stable_wire_form() {

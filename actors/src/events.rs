@@ -36,6 +36,14 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// How many event types there are.
+    pub const COUNT: usize = Self::DnsQuery as usize + 1;
+
+    /// A dense index in `0..COUNT`, for per-type tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ZoneCreated => "zone_created",

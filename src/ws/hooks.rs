@@ -161,9 +161,8 @@ async fn apply_role(state: &AppState, user_id: i32, is_admin: bool) -> bool {
         if let Ok(mut z) = s.zones.write() {
             *z = zones.clone();
         }
-        if let Ok(mut subs) = s.subscriptions.write() {
-            subs.retain(|t| permissions::may_subscribe(is_admin, *t));
-        }
+        let registry = &state.hub.registry;
+        registry.retain_subscriptions(s, |t| permissions::may_subscribe(is_admin, t));
     }
     true
 }

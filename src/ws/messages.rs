@@ -53,6 +53,17 @@ pub fn bare(kind: &str, id: Option<&Value>) -> String {
     v.to_string()
 }
 
+/// `batch_<instance>_<n>`: unique without a random draw per batch (the
+/// instance part is drawn once per process, so restarts and cluster members
+/// do not repeat each other's ids).
+fn batch_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let instance = INSTANCE.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    format!("batch_{instance}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// A `batch` frame from already serialized event envelopes: nothing is
 /// serialized twice.
 pub fn batch(frames: &[std::sync::Arc<str>]) -> String {
@@ -65,8 +76,8 @@ pub fn batch(frames: &[std::sync::Arc<str>]) -> String {
         }
         s.push_str(f);
     }
-    s.push_str("],\"batch_id\":\"batch_");
-    s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    s.push_str("],\"batch_id\":\"");
+    s.push_str(&batch_id());
     s.push_str("\",\"timestamp\":\"");
     s.push_str(&crate::now_iso());
     s.push_str("\"}");

@@ -2,7 +2,6 @@
 //! drains the outbox the Dispatcher fills, pings, and closes the connection
 //! when its token expires or its session ends.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,8 +72,6 @@ pub struct WsSession {
     expires_at: i64,
     missed_pings: u32,
     last_activity: String,
-    flush_timer: Option<SpawnHandle>,
-    flush_at: Option<Instant>,
 }
 
 /// The outbox has something (or a close was requested).
@@ -98,8 +95,6 @@ impl WsSession {
             expires_at,
             missed_pings: 0,
             last_activity: crate::now_iso(),
-            flush_timer: None,
-            flush_at: None,
         }
     }
 
@@ -130,7 +125,8 @@ impl WsSession {
         self.send(ctx, messages::error(code, message, details, id));
     }
 
-    /// Writes what is due and arms a timer for the rest.
+    /// Writes what is due: critical frames, and the batch once its deadline
+    /// has come.
     fn flush(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         self.handle.tick();
         if let Some(c) = self.handle.close_requested() {
@@ -157,20 +153,7 @@ impl WsSession {
         for (p, since) in &due.stamps {
             stats.latency_of(*p).record(since.elapsed());
         }
-        if let Some(next) = due.next {
-            if self.flush_at != Some(next) {
-                if let Some(h) = self.flush_timer.take() {
-                    ctx.cancel_future(h);
-                }
-                self.flush_at = Some(next);
-                let delay = next.saturating_duration_since(now);
-                self.flush_timer = Some(ctx.run_later(delay, |act, ctx| {
-                    act.flush_timer = None;
-                    act.flush_at = None;
-                    act.flush(ctx);
-                }));
-            }
-        }
+        // What is left is due later: the Dispatcher wakes us then.
     }
 
     fn on_text(&mut self, ctx: &mut ws::WebsocketContext<Self>, text: &str) {
@@ -319,13 +302,7 @@ impl WsSession {
     }
 
     fn subscriptions(&self) -> Vec<&'static str> {
-        let set = self
-            .handle
-            .subscriptions
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_default();
-        let mut v: Vec<EventType> = set.into_iter().collect();
+        let mut v: Vec<EventType> = self.handle.subscriptions().into_iter().collect();
         v.sort_by_key(|t| permissions::ALL.iter().position(|a| a == t));
         names(&v)
     }
@@ -384,13 +361,11 @@ impl WsSession {
                 id,
             );
         }
-        if let Ok(mut subs) = self.handle.subscriptions.write() {
-            let set: HashSet<EventType> = types.iter().copied().collect();
-            if add {
-                subs.extend(set);
-            } else {
-                subs.retain(|t| !set.contains(t));
-            }
+        let registry = &self.hub.registry;
+        if add {
+            registry.subscribe(&self.handle, &types);
+        } else {
+            registry.unsubscribe(&self.handle, &types);
         }
         let key = if add { "subscribed" } else { "unsubscribed" };
         self.audit(

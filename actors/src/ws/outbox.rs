@@ -41,12 +41,22 @@ struct Pending {
     since: Instant,
 }
 
+/// Whether the session must run for a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Nothing new is due earlier than before.
+    No,
+    /// A critical frame: at once.
+    Now,
+    /// The earliest deadline moved to this moment.
+    At(Instant),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
-    /// Queued; the session should be woken if `wake`.
-    Queued { wake: bool },
-    /// Queued after shedding an older event of this priority.
-    Shed(Priority),
+    /// Queued, after shedding an older event of priority `shed` if the
+    /// queue was full.
+    Queued { wake: Wake, shed: Option<Priority> },
     /// Nothing left to shed: the session cannot keep up.
     Overflow,
 }
@@ -125,7 +135,7 @@ impl Outbox {
         now: Instant,
         since: Instant,
     ) -> Push {
-        let mut result = None;
+        let mut shed = None;
         if self.len() >= self.capacity {
             let victim = [Priority::Low, Priority::Normal].into_iter().find_map(|p| {
                 self.pending
@@ -133,35 +143,34 @@ impl Outbox {
                     .position(|e| e.priority == p)
                     .map(|i| (p, i))
             });
-            match victim {
-                Some((p, i)) => {
-                    self.pending.remove(i);
-                    match p {
-                        Priority::Low => self.shed.low += 1,
-                        _ => self.shed.normal += 1,
-                    }
-                    result = Some(Push::Shed(p));
-                }
-                None => return Push::Overflow,
+            let Some((p, i)) = victim else {
+                return Push::Overflow;
+            };
+            self.pending.remove(i);
+            match p {
+                Priority::Low => self.shed.low += 1,
+                _ => self.shed.normal += 1,
             }
+            shed = Some(p);
         }
         let wake = if priority == Priority::Critical {
             self.critical.push_back((frame, since));
-            true
+            Wake::Now
         } else {
             let due = now + within.mul_f64(self.spread);
-            let earlier = self.next_due.is_none_or(|d| due < d);
-            if earlier {
-                self.next_due = Some(due);
-            }
             self.pending.push_back(Pending {
                 priority,
                 frame,
                 since,
             });
-            earlier
+            if self.next_due.is_none_or(|d| due < d) {
+                self.next_due = Some(due);
+                Wake::At(due)
+            } else {
+                Wake::No
+            }
         };
-        result.unwrap_or(Push::Queued { wake })
+        Push::Queued { wake, shed }
     }
 
     /// Takes what is due at `now`: all critical frames, and, once the
@@ -209,26 +218,22 @@ mod tests {
     fn critical_goes_first_and_batches_wait_for_their_window() {
         let mut o = Outbox::new(10);
         let t = Instant::now();
+        let queued = |wake| Push::Queued { wake, shed: None };
+        let normal_due = t + window(Priority::Normal);
         assert_eq!(
             o.push(Priority::Normal, f("n1"), t),
-            Push::Queued { wake: true }
+            queued(Wake::At(normal_due))
         );
-        assert_eq!(
-            o.push(Priority::Normal, f("n2"), t),
-            Push::Queued { wake: false }
-        );
-        assert_eq!(
-            o.push(Priority::Critical, f("c"), t),
-            Push::Queued { wake: true }
-        );
+        assert_eq!(o.push(Priority::Normal, f("n2"), t), queued(Wake::No));
+        assert_eq!(o.push(Priority::Critical, f("c"), t), queued(Wake::Now));
         let d = o.take_due(t);
         assert_eq!(d.critical, vec![f("c")]);
         assert!(d.batch.is_empty());
-        assert_eq!(d.next, Some(t + window(Priority::Normal)));
+        assert_eq!(d.next, Some(normal_due));
         // A high event pulls the deadline forward; all pending leave together.
         assert_eq!(
             o.push(Priority::High, f("h"), t),
-            Push::Queued { wake: true }
+            queued(Wake::At(t + window(Priority::High)))
         );
         let d = o.take_due(t + window(Priority::High));
         assert_eq!(d.batch, vec![f("n1"), f("n2"), f("h")]);
@@ -260,15 +265,24 @@ mod tests {
         o.push(Priority::Normal, f("n"), t);
         o.push(Priority::Low, f("l"), t);
         o.push(Priority::High, f("h1"), t);
+        let h = t + window(Priority::High);
         assert_eq!(
             o.push(Priority::High, f("h2"), t),
-            Push::Shed(Priority::Low)
+            Push::Queued {
+                wake: Wake::No,
+                shed: Some(Priority::Low)
+            }
         );
+        // A critical frame that had to shed still wakes the session.
         assert_eq!(
-            o.push(Priority::High, f("h3"), t),
-            Push::Shed(Priority::Normal)
+            o.push(Priority::Critical, f("c1"), t),
+            Push::Queued {
+                wake: Wake::Now,
+                shed: Some(Priority::Normal)
+            }
         );
-        assert_eq!(o.push(Priority::Critical, f("c"), t), Push::Overflow);
+        assert_eq!(o.push(Priority::Critical, f("c2"), t), Push::Overflow);
+        assert_eq!(o.take_due(h).critical, vec![f("c1")]);
         assert_eq!((o.shed.low, o.shed.normal), (1, 1));
     }
 }

@@ -1,12 +1,15 @@
 //! Live sessions: who they are, what they subscribed to, their outbox. The
-//! Dispatcher reads this directly (no message per recipient); session actors
-//! register on connect and unregister when they stop.
+//! Dispatcher reads this directly (no message per recipient): an index from
+//! event type to its subscribers, so an event visits only the sessions that
+//! asked for it. Session actors register on connect and unregister when they
+//! stop; every subscription change goes through here to keep the index true.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::DashMap;
+use indexmap::IndexMap;
 use tokio::sync::Notify;
 
 use super::outbox::Outbox;
@@ -29,7 +32,9 @@ pub struct SessionHandle {
     pub connected_at: String,
     /// Zones this user may read (unused for admins).
     pub zones: RwLock<HashSet<i32>>,
-    pub subscriptions: RwLock<HashSet<EventType>>,
+    /// What the session subscribed to; changed only through the Registry,
+    /// which keeps its index in step.
+    subscriptions: RwLock<Subscriptions>,
     pub outbox: Mutex<Outbox>,
     /// Wakes the session actor when something is due.
     pub notify: Notify,
@@ -58,7 +63,10 @@ impl SessionHandle {
             is_admin: AtomicBool::new(is_admin),
             connected_at: crate::events::now_iso(),
             zones: RwLock::new(zones),
-            subscriptions: RwLock::new(subscriptions),
+            subscriptions: RwLock::new(Subscriptions {
+                types: subscriptions,
+                registered: false,
+            }),
             outbox: Mutex::new(Outbox::with_seed(capacity, id)),
             notify: Notify::new(),
             close: Mutex::new(None),
@@ -86,8 +94,16 @@ impl SessionHandle {
     pub fn subscribed(&self, t: EventType) -> bool {
         self.subscriptions
             .read()
-            .map(|s| s.contains(&t))
+            .map(|s| s.types.contains(&t))
             .unwrap_or(false)
+    }
+
+    /// The event types this session receives.
+    pub fn subscriptions(&self) -> HashSet<EventType> {
+        self.subscriptions
+            .read()
+            .map(|s| s.types.clone())
+            .unwrap_or_default()
     }
 
     pub fn may_read_zone(&self, zone: i32) -> bool {
@@ -113,6 +129,13 @@ impl SessionHandle {
     }
 }
 
+struct Subscriptions {
+    types: HashSet<EventType>,
+    /// In the registry's index: false before `register` and after
+    /// `unregister`, so a late change cannot put a closed session back.
+    registered: bool,
+}
+
 /// Milliseconds on a monotonic clock shared by every session.
 fn clock_ms() -> u64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -122,12 +145,28 @@ fn clock_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// A poisoned lock still holds consistent data here (every critical section
+/// is a few inserts or removes): keep using it rather than lose deliveries.
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The registry refused a session: the user has too many open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimit(pub usize);
 
+/// Subscribers of one event type, by session id. An `IndexMap` iterates a
+/// contiguous vector (the Dispatcher's hot loop) and removes in O(1).
+type Subscribers = RwLock<IndexMap<u64, Arc<SessionHandle>>>;
+
 pub struct Registry {
     sessions: DashMap<u64, Arc<SessionHandle>>,
+    /// `by_type[t.index()]`: the sessions subscribed to `t`.
+    by_type: [Subscribers; EventType::COUNT],
     /// Rate-limit windows per user, shared by their connections. Kept after
     /// the last connection closes, so reconnecting does not reset them.
     limits: DashMap<i32, Mutex<UserLimits>>,
@@ -140,6 +179,7 @@ impl Registry {
     pub fn new(max_per_user: usize) -> Self {
         Self {
             sessions: DashMap::new(),
+            by_type: std::array::from_fn(|_| RwLock::default()),
             limits: DashMap::new(),
             per_user: DashMap::new(),
             next_id: AtomicU64::new(1),
@@ -158,12 +198,23 @@ impl Registry {
         }
         *n += 1;
         drop(n);
-        self.sessions.insert(s.id, s);
+        self.sessions.insert(s.id, s.clone());
+        let mut subs = write(&s.subscriptions);
+        subs.registered = true;
+        for t in &subs.types {
+            write(self.subscribers_of(*t)).insert(s.id, s.clone());
+        }
         Ok(())
     }
 
     pub fn unregister(&self, id: u64) {
         if let Some((_, s)) = self.sessions.remove(&id) {
+            let mut subs = write(&s.subscriptions);
+            subs.registered = false;
+            for t in &subs.types {
+                write(self.subscribers_of(*t)).swap_remove(&id);
+            }
+            drop(subs);
             let mut gone = false;
             if let Some(mut n) = self.per_user.get_mut(&s.user_id) {
                 *n = n.saturating_sub(1);
@@ -172,6 +223,51 @@ impl Registry {
             if gone {
                 self.per_user.remove_if(&s.user_id, |_, n| *n == 0);
             }
+        }
+    }
+
+    fn subscribers_of(&self, t: EventType) -> &Subscribers {
+        &self.by_type[t.index()]
+    }
+
+    /// Adds `types` to the session's subscriptions.
+    pub fn subscribe(&self, s: &Arc<SessionHandle>, types: &[EventType]) {
+        let mut subs = write(&s.subscriptions);
+        for t in types {
+            if subs.types.insert(*t) && subs.registered {
+                write(self.subscribers_of(*t)).insert(s.id, s.clone());
+            }
+        }
+    }
+
+    /// Removes `types` from the session's subscriptions.
+    pub fn unsubscribe(&self, s: &SessionHandle, types: &[EventType]) {
+        self.retain_subscriptions(s, |t| !types.contains(&t));
+    }
+
+    /// Keeps the subscriptions for which `keep` holds (a role change).
+    pub fn retain_subscriptions(&self, s: &SessionHandle, keep: impl Fn(EventType) -> bool) {
+        let mut subs = write(&s.subscriptions);
+        let registered = subs.registered;
+        subs.types.retain(|t| {
+            let kept = keep(*t);
+            if !kept && registered {
+                write(self.subscribers_of(*t)).swap_remove(&s.id);
+            }
+            kept
+        });
+    }
+
+    /// How many sessions receive `t`.
+    pub fn subscriber_count(&self, t: EventType) -> usize {
+        read(self.subscribers_of(t)).len()
+    }
+
+    /// Visits the sessions subscribed to `t` (the Dispatcher's hot path).
+    /// Subscription changes of that type wait until the visit is done.
+    pub fn for_each_subscriber(&self, t: EventType, mut f: impl FnMut(&Arc<SessionHandle>)) {
+        for s in read(self.subscribers_of(t)).values() {
+            f(s);
         }
     }
 
@@ -227,7 +323,7 @@ impl Registry {
         }
     }
 
-    /// Visits sessions without collecting them (the Dispatcher's hot path).
+    /// Visits every session without collecting them.
     pub fn for_each(&self, mut f: impl FnMut(&Arc<SessionHandle>)) {
         for e in self.sessions.iter() {
             f(e.value());
@@ -262,5 +358,67 @@ mod tests {
         r.unregister(a.id);
         assert!(r.register(handle(&r, 1)).is_ok());
         assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn event_type_indexes_are_dense_and_in_spec_order() {
+        assert_eq!(EventType::COUNT, crate::ws::permissions::ALL.len());
+        for (i, t) in crate::ws::permissions::ALL.iter().enumerate() {
+            assert_eq!(t.index(), i, "{t:?}");
+        }
+    }
+
+    fn subscribed(r: &Registry, user: i32, types: &[EventType]) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle::new(
+            r.next_id(),
+            user,
+            "sid".into(),
+            false,
+            HashSet::new(),
+            types.iter().copied().collect(),
+            8,
+        ))
+    }
+
+    fn visited(r: &Registry, t: EventType) -> Vec<u64> {
+        let mut ids = Vec::new();
+        r.for_each_subscriber(t, |s| ids.push(s.id));
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn the_index_follows_every_subscription_change() {
+        use EventType::{HealthUpdate, SecurityAlert, ZoneCreated};
+        let r = Registry::new(10);
+        let a = subscribed(&r, 1, &[HealthUpdate]);
+        let b = subscribed(&r, 2, &[HealthUpdate, ZoneCreated]);
+        // Not registered yet: nobody is visited.
+        assert!(visited(&r, HealthUpdate).is_empty());
+        r.register(a.clone()).unwrap();
+        r.register(b.clone()).unwrap();
+        assert_eq!(visited(&r, HealthUpdate), vec![a.id, b.id]);
+        assert_eq!(visited(&r, ZoneCreated), vec![b.id]);
+        assert!(visited(&r, SecurityAlert).is_empty());
+
+        r.subscribe(&a, &[SecurityAlert, HealthUpdate]);
+        assert_eq!(visited(&r, SecurityAlert), vec![a.id]);
+        assert_eq!(r.subscriber_count(HealthUpdate), 2, "no duplicate entry");
+        r.unsubscribe(&b, &[HealthUpdate]);
+        assert_eq!(visited(&r, HealthUpdate), vec![a.id]);
+        assert!(!b.subscribed(HealthUpdate) && b.subscribed(ZoneCreated));
+        r.retain_subscriptions(&a, |t| t != SecurityAlert);
+        assert!(visited(&r, SecurityAlert).is_empty());
+        assert_eq!(a.subscriptions(), HashSet::from([HealthUpdate]));
+
+        r.unregister(a.id);
+        assert!(visited(&r, HealthUpdate).is_empty());
+        // A change that comes after the session closed does not bring it back.
+        r.subscribe(&a, &[ZoneCreated]);
+        assert_eq!(visited(&r, ZoneCreated), vec![b.id]);
+        r.unregister(b.id);
+        assert!(crate::ws::permissions::ALL
+            .iter()
+            .all(|t| r.subscriber_count(*t) == 0));
     }
 }
