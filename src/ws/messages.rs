@@ -60,7 +60,8 @@ fn batch_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    let instance = INSTANCE.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    let instance =
+        INSTANCE.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
     format!("batch_{instance}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -236,12 +236,16 @@ async fn a_forwarder_that_stops_answering_raises_alerts() {
     let mut a = WsClient::connect(&s.base, &format!("?token={t}")).await;
     let healthy =
         |e: &Value| e["data"]["component"] == "forwarder" && e["data"]["status"] == "healthy";
+    // At least one: two check rounds can fall into one batch (a slow round
+    // makes the 1 s interval catch up at once).
     let up = collect(&mut a, "health_update", 1, Duration::from_secs(6), healthy).await;
-    assert_eq!(up.len(), 1, "the forwarder is checked and healthy");
-    assert_eq!(
-        keys(&up[0]["data"]),
-        set(&["component", "status", "metrics", "message", "timestamp"])
-    );
+    assert!(!up.is_empty(), "the forwarder is checked and healthy");
+    for u in &up {
+        assert_eq!(
+            keys(&u["data"]),
+            set(&["component", "status", "metrics", "message", "timestamp"])
+        );
+    }
 
     authority.stop();
     let down = Instant::now();

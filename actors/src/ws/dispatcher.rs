@@ -349,15 +349,27 @@ mod tests {
     async fn batches_wake_their_session_when_due_and_critical_at_once() {
         let registry = Arc::new(Registry::new(10));
         let d = Dispatcher::new(registry.clone());
-        let admin = session(&registry, true, &[EventType::HealthUpdate, EventType::SecurityAlert]);
+        let admin = session(
+            &registry,
+            true,
+            &[EventType::HealthUpdate, EventType::SecurityAlert],
+        );
         let other = session(&registry, true, &[EventType::ZoneCreated]);
         let t = Instant::now();
-        d.dispatch(&Event::new(EventType::HealthUpdate, serde_json::json!({"n": 1})));
+        d.dispatch(&Event::new(
+            EventType::HealthUpdate,
+            serde_json::json!({"n": 1}),
+        ));
         // Queued for the session's batch, nobody woken yet: the deadline is
         // the Dispatcher's, within the normal window.
         assert!(!woken(&admin, 20).await);
         let due = d.next_deadline().expect("a deadline");
-        assert!(due > t && due <= t + window_for(EventType::HealthUpdate, Priority::Normal) + Duration::from_millis(50));
+        assert!(
+            due > t
+                && due
+                    <= t + window_for(EventType::HealthUpdate, Priority::Normal)
+                        + Duration::from_millis(50)
+        );
         d.wake_due(due - Duration::from_millis(1));
         assert!(!woken(&admin, 5).await, "not before its deadline");
         d.wake_due(due);
@@ -367,9 +379,17 @@ mod tests {
         assert_eq!(batch.len(), 1);
         assert!(batch[0].contains("\"event_type\":\"health_update\""));
 
-        d.dispatch(&Event::new(EventType::SecurityAlert, serde_json::json!({"n": 2})));
+        d.dispatch(&Event::new(
+            EventType::SecurityAlert,
+            serde_json::json!({"n": 2}),
+        ));
         assert!(woken(&admin, 5).await, "critical wakes at once");
-        let critical = admin.outbox.lock().unwrap().take_due(Instant::now()).critical;
+        let critical = admin
+            .outbox
+            .lock()
+            .unwrap()
+            .take_due(Instant::now())
+            .critical;
         assert!(critical[0].contains("\"priority\":\"critical\""));
         assert!(!woken(&other, 5).await, "only subscribers are visited");
         assert_eq!(d.stats.deliveries.load(Ordering::Relaxed), 2);
@@ -381,14 +401,21 @@ mod tests {
         let d = Dispatcher::new(registry.clone());
         let bus = EventBus::new(None);
         d.spawn(&bus).unwrap();
-        let s = session(&registry, true, &[EventType::HealthUpdate, EventType::SecurityAlert]);
+        let s = session(
+            &registry,
+            true,
+            &[EventType::HealthUpdate, EventType::SecurityAlert],
+        );
         bus.publish(Event::new(EventType::HealthUpdate, serde_json::json!({})));
         bus.publish(Event::new(EventType::SecurityAlert, serde_json::json!({})));
         // The critical one first, at once; the batch once its window is over.
         assert!(woken(&s, 500).await);
         let first = s.outbox.lock().unwrap().take_due(Instant::now());
         assert_eq!((first.critical.len(), first.batch.len()), (1, 0));
-        assert!(woken(&s, 2_000).await, "the batched lane wakes the session when due");
+        assert!(
+            woken(&s, 2_000).await,
+            "the batched lane wakes the session when due"
+        );
         let due = s.outbox.lock().unwrap().take_due(Instant::now());
         assert_eq!(due.batch.len(), 1);
         assert_eq!(d.stats.events.load(Ordering::Relaxed), 2);

@@ -336,15 +336,7 @@ mod tests {
     use super::*;
 
     fn handle(r: &Registry, user: i32) -> Arc<SessionHandle> {
-        Arc::new(SessionHandle::new(
-            r.next_id(),
-            user,
-            "sid".into(),
-            false,
-            HashSet::new(),
-            HashSet::new(),
-            8,
-        ))
+        subscribed(r, user, &[])
     }
 
     #[test]
