@@ -684,6 +684,17 @@ async fn admins_publish_through_the_dispatcher() {
         )
         .await;
     assert_eq!(r.body["details"]["field"], "count");
+
+    // The server's own timings: three critical events, each picked up by the
+    // Dispatcher's critical lane and written to the one admin socket (the
+    // user's socket does not receive them).
+    let sys = s.get("/api/system", Some(&t)).await;
+    let d = &sys.body["websocket"]["dispatcher"];
+    assert_eq!(d["pickup"]["critical"]["count"], 3, "{d}");
+    assert_eq!(d["latency"]["critical"]["count"], 3, "{d}");
+    // Normal ones too (the logins' user_login events and the health update).
+    assert!(d["pickup"]["normal"]["count"].as_u64().unwrap() >= 2, "{d}");
+    assert!(d["pickup"]["critical"]["p99_ms"].as_f64().unwrap() > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
