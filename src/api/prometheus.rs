@@ -179,6 +179,12 @@ pub async fn metrics(
         stats.shed.load(Ordering::Relaxed) as f64,
     );
     o.one(
+        "hdns_ws_overflowed_total",
+        "counter",
+        "Events a session could not take (its queue held only events that may not be shed; it is closed).",
+        stats.overflowed.load(Ordering::Relaxed) as f64,
+    );
+    o.one(
         "hdns_ws_closed_too_slow_total",
         "counter",
         "Sessions closed because their queue overflowed.",

@@ -802,3 +802,53 @@ async fn a_client_that_stops_reading_under_load_is_reset() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_of_events_that_may_not_be_shed_closes_with_4008() {
+    let s = TestServer::start_with(Backend::Sqlite, &[("HDNS_WS_QUEUE_CAPACITY", "4")]).await;
+    let t = s.admin_token().await;
+    s.create_user(&t, "hank", "hank-password-12", "user").await;
+    let (ut, _) = s.login("hank", "hank-password-12").await;
+    let mut a = WsClient::connect(&s.base, &format!("?token={t}")).await;
+    let mut u = WsClient::connect(&s.base, &format!("?token={ut}")).await;
+
+    // Fifty high-priority events at once, to the admin only: the queue (4)
+    // fills before their 100 ms window ends, and high events are never shed.
+    let r = s
+        .post(
+            "/api/events/publish",
+            Some(&t),
+            json!({"event_type": "bind_reload", "data": {"success": true}, "count": 50}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let mut error = None;
+    let code = loop {
+        match a.next(Duration::from_secs(5)).await {
+            Next::Frame(f) if f["type"] == "error" => error = Some(f),
+            Next::Frame(_) => {}
+            Next::Closed(code) => break code,
+            Next::Timeout => panic!("the overflowing session was not closed"),
+        }
+    };
+    assert_eq!(code, Some(4008));
+    let error = error.expect("an error frame before the close");
+    assert_eq!(error["error_code"], "SLOW_CONSUMER", "{error}");
+
+    // The other session is untouched and answers at once.
+    let pong = u.ask(json!({"type": "ping", "id": 1})).await;
+    assert_eq!(
+        (pong["type"].as_str(), pong["id"].as_i64()),
+        (Some("pong"), Some(1))
+    );
+    let sys = s.get("/api/system", Some(&t)).await;
+    let d = &sys.body["websocket"]["dispatcher"];
+    assert_eq!(d["closed_too_slow"], 1, "one session closed: {d}");
+    // 46 unless the session got to write a batch in the middle of the burst.
+    let overflowed = d["overflowed"].as_u64().unwrap();
+    assert!(
+        (1..=46).contains(&overflowed),
+        "the events it could not take: {d}"
+    );
+    assert_eq!(d["shed"], 0, "{d}");
+}

@@ -59,6 +59,10 @@ pub struct DispatchStats {
     /// may have been the other lane's).
     pub lagged: AtomicU64,
     pub shed: AtomicU64,
+    /// Events a session could not take: its queue held only events that may
+    /// not be shed, so it is being closed (4008) instead.
+    pub overflowed: AtomicU64,
+    /// Sessions closed that way.
     pub closed_too_slow: AtomicU64,
     /// Sessions whose peer stopped reading so long that the actor could not
     /// run (not even to close): their sockets were reset by the watchdog.
@@ -304,8 +308,10 @@ impl Dispatcher {
                     }
                 }
                 Push::Overflow => {
-                    self.stats.closed_too_slow.fetch_add(1, Ordering::Relaxed);
-                    s.request_close(CLOSE_TOO_SLOW, "too slow: the event queue overflowed");
+                    self.stats.overflowed.fetch_add(1, Ordering::Relaxed);
+                    if s.request_close(CLOSE_TOO_SLOW, "too slow: the event queue overflowed") {
+                        self.stats.closed_too_slow.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         });

@@ -113,15 +113,21 @@ impl SessionHandle {
             .unwrap_or(false)
     }
 
-    /// Asks the session actor to close with `reason` (the first reason wins).
-    pub fn request_close(&self, code: u16, reason: &str) {
+    /// Asks the session actor to close with `reason` (the first reason
+    /// wins); true when this was the first.
+    pub fn request_close(&self, code: u16, reason: &str) -> bool {
+        let mut first = false;
         if let Ok(mut c) = self.close.lock() {
-            c.get_or_insert(CloseReason {
-                code,
-                reason: reason.to_string(),
-            });
+            if c.is_none() {
+                *c = Some(CloseReason {
+                    code,
+                    reason: reason.to_string(),
+                });
+                first = true;
+            }
         }
         self.notify.notify_one();
+        first
     }
 
     pub fn close_requested(&self) -> Option<CloseReason> {
