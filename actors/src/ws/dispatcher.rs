@@ -258,12 +258,13 @@ impl Dispatcher {
     }
 
     pub fn dispatch(&self, event: &Event) {
+        let now = Instant::now();
         self.stats.events.fetch_add(1, Ordering::Relaxed);
-        self.stats.pickup[event.priority as usize].record(event.published.elapsed());
+        self.stats.pickup[event.priority as usize]
+            .record(now.saturating_duration_since(event.published));
         if event.event_type == EventType::PermissionChanged {
             self.apply_grant_change(event);
         }
-        let now = Instant::now();
         let within = window_for(event.event_type, event.priority);
         let mut admin_frame: Option<Frame> = None;
         let mut user_frame: Option<Frame> = None;

@@ -91,13 +91,6 @@ impl SessionHandle {
         self.is_admin.load(Ordering::Relaxed)
     }
 
-    pub fn subscribed(&self, t: EventType) -> bool {
-        self.subscriptions
-            .read()
-            .map(|s| s.types.contains(&t))
-            .unwrap_or(false)
-    }
-
     /// The event types this session receives.
     pub fn subscriptions(&self) -> HashSet<EventType> {
         self.subscriptions
@@ -404,7 +397,7 @@ mod tests {
         assert_eq!(r.subscriber_count(HealthUpdate), 2, "no duplicate entry");
         r.unsubscribe(&b, &[HealthUpdate]);
         assert_eq!(visited(&r, HealthUpdate), vec![a.id]);
-        assert!(!b.subscribed(HealthUpdate) && b.subscribed(ZoneCreated));
+        assert_eq!(b.subscriptions(), HashSet::from([ZoneCreated]));
         r.retain_subscriptions(&a, |t| t != SecurityAlert);
         assert!(visited(&r, SecurityAlert).is_empty());
         assert_eq!(a.subscriptions(), HashSet::from([HealthUpdate]));
