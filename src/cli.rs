@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{CliOverrides, Config};
 use crate::services::users::{self as user_service, CreateUser, Role, UpdateUser};
-use crate::services::Actor;
+use crate::services::Caller;
 use crate::{db, server};
 
 #[derive(Parser, Debug)]
@@ -151,7 +151,7 @@ pub fn main() -> ExitCode {
             server::serve(state).await
         }),
         Command::Migrate => rt.block_on(async {
-            crate::services::bootstrap::prepare_data_dir(&cfg.data_dir)?;
+            crate::bootstrap::prepare_data_dir(&cfg.data_dir)?;
             let conn = db::connect(&cfg.effective_database_url()).await?;
             db::migrate(&conn).await?;
             println!("migrations applied");
@@ -206,20 +206,16 @@ fn read_password_stdin() -> Result<String, String> {
 }
 
 async fn user_command(cfg: Config, cmd: UserCommand) -> Result<(), String> {
-    crate::services::bootstrap::prepare_data_dir(&cfg.data_dir)?;
+    crate::bootstrap::prepare_data_dir(&cfg.data_dir)?;
     let conn = db::connect(&cfg.effective_database_url()).await?;
     db::migrate(&conn).await?;
-    let actor = Actor {
-        id: None,
-        username: Some("cli".into()),
-        ip: None,
-    };
+    let actor = Caller::system_as("cli");
     let find = |name: String| {
         let conn = conn.clone();
         async move {
             user_service::find_by_username(&conn, &name)
                 .await
-                .map_err(|e| e.message)?
+                .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no user named {name}"))
         }
     };
@@ -233,7 +229,7 @@ async fn user_command(cfg: Config, cmd: UserCommand) -> Result<(), String> {
             let (password, generated) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
-                (crate::auth::tokens::random_token(15), true)
+                (crate::services::credentials::tokens::random_token(15), true)
             };
             let role = Role::parse(&role).unwrap_or(Role::User);
             let user = user_service::create(
@@ -323,7 +319,8 @@ async fn user_command(cfg: Config, cmd: UserCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn describe(e: crate::error::ApiError) -> String {
+fn describe(e: crate::services::Error) -> String {
+    let e = crate::error::ApiError::from(e);
     match e.details.get("field").and_then(|f| f.as_str()) {
         Some(field) => format!("{} ({field})", e.message),
         None => e.message,

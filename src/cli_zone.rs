@@ -9,21 +9,22 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::ZoneCommand;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::services::dns_commit::Dns;
 use crate::services::zone_import::{self, ImportMode};
 use crate::services::zones::{self, CreateZone};
-use crate::services::Actor;
+use crate::services::Caller;
 use crate::{db, server};
+use hdns_actors::bind::commit::Dns;
 
 async fn open(cfg: &Config) -> Result<(sea_orm::DatabaseConnection, Dns), String> {
-    crate::services::bootstrap::prepare_data_dir(&cfg.data_dir)?;
+    crate::bootstrap::prepare_data_dir(&cfg.data_dir)?;
     let conn = db::connect(&cfg.effective_database_url()).await?;
     db::migrate(&conn).await?;
     let dns = server::dns_context(cfg, &conn)?;
     Ok((conn, dns))
 }
 
-fn describe(e: ApiError) -> String {
+fn describe(e: crate::services::Error) -> String {
+    let e = ApiError::from(e);
     let mut msg = e.message;
     if let Some(list) = e.details.get("errors").and_then(|v| v.as_array()) {
         for item in list.iter().skip(1).filter_map(|v| v.as_str()) {
@@ -66,11 +67,7 @@ pub async fn bind_sync(cfg: Config) -> Result<(), String> {
 
 pub async fn zone_command(cfg: Config, cmd: ZoneCommand) -> Result<(), String> {
     let (conn, dns) = open(&cfg).await?;
-    let actor = Actor {
-        id: None,
-        username: Some("cli".into()),
-        ip: None,
-    };
+    let actor = Caller::system_as("cli");
     match cmd {
         ZoneCommand::Export { zone, output } => {
             let z = zones::by_name(&conn, &zone).await.map_err(describe)?;
@@ -102,7 +99,7 @@ pub async fn zone_command(cfg: Config, cmd: ZoneCommand) -> Result<(), String> {
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let z = match zones::by_name(&conn, &zone).await {
                 Ok(z) => z,
-                Err(e) if e.status == 404 && create => {
+                Err(e) if e.is_not_found() && create => {
                     let req = CreateZone {
                         name: zone.clone(),
                         zone_type: "master".into(),

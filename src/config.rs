@@ -161,6 +161,15 @@ pub struct CliOverrides {
 }
 
 impl Config {
+    /// Token lifetimes and lockout rules, as the authentication service takes them.
+    pub fn auth_policy(&self) -> crate::services::auth::Policy {
+        crate::services::auth::Policy {
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            lockout_threshold: self.lockout_threshold,
+            lockout_duration_secs: self.lockout_duration_secs,
+        }
+    }
     pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Self, String> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {

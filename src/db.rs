@@ -1,4 +1,5 @@
-//! Database connection (SQLite in WAL mode, or PostgreSQL) and migrations.
+//! Database connection (SQLite in WAL mode, or PostgreSQL) and migrations
+//! (`migrate`, called at start-up and by `hybrid-dns migrate`).
 
 use std::time::Duration;
 
@@ -44,19 +45,4 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-/// Starts a transaction that will write. On SQLite it takes the write lock
-/// at BEGIN (IMMEDIATE): a deferred transaction that reads first and writes
-/// later fails with "database is locked" when another writer commits in
-/// between, and no busy timeout helps with that. PostgreSQL ignores the mode.
-pub async fn write_txn(
-    db: &DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-    sea_orm::TransactionTrait::begin_with_options(
-        db,
-        sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        },
-    )
-    .await
-}
+pub use hdns_actors::db::write_txn;

@@ -187,3 +187,29 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The one mapping from a service's answer to a status and an error body.
+impl From<crate::services::Error> for ApiError {
+    fn from(e: crate::services::Error) -> Self {
+        use crate::services::Error as E;
+        let status = match &e {
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::Forbidden { .. } => StatusCode::FORBIDDEN,
+            E::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            E::Locked { .. } => StatusCode::LOCKED,
+            E::Conflict { .. } => StatusCode::CONFLICT,
+            E::Validation(_) | E::BindRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if matches!(e, E::Unavailable(_) | E::Internal(_)) {
+            tracing::error!(error = %e, "request failed");
+        }
+        let mut api = ApiError::new(status, e.code(), e.public_message()).with_details(e.details());
+        if let E::Locked { retry_after } = e {
+            api.retry_after = Some(retry_after);
+        }
+        api
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bootstrap;
 pub mod cli;
 mod cli_zone;
 pub mod config;

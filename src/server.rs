@@ -14,14 +14,14 @@ use hdns_actors::bind::sync::BindFiles;
 use hdns_actors::bind::{BindActor, BindMode};
 use hdns_actors::bus::EventBus;
 
-use crate::auth::tokens::JwtKeys;
+use crate::bootstrap;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{errors, rate_limit, request_log::RequestLog, security_headers};
-use crate::services::bootstrap;
-use crate::services::dns_commit::Dns;
+use crate::services::credentials::tokens::JwtKeys;
 use crate::state::AppState;
 use crate::{api, db};
+use hdns_actors::bind::commit::Dns;
 
 /// Everything `serve` needs before it accepts connections. Errors are one line.
 pub async fn prepare(cfg: Config) -> Result<AppState, String> {
@@ -64,14 +64,20 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
     let cfg = Arc::new(cfg);
     let monitor = crate::monitor::start(&cfg, &conn, &dns).await?;
     let security = crate::security::start(&cfg, &conn, &dns, monitor.scheduler.clone()).await?;
+    let jwt = Arc::new(JwtKeys::new(&secret));
     let state = AppState {
         security,
         monitor,
         hub,
         dns,
         bulk: Default::default(),
-        db: conn,
-        jwt: Arc::new(JwtKeys::new(&secret)),
+        db: conn.clone(),
+        auth: crate::services::auth::Context {
+            db: conn.clone(),
+            jwt: jwt.clone(),
+            policy: cfg.auth_policy(),
+        },
+        jwt,
         config: cfg,
         started_at: Instant::now(),
     };

@@ -5,16 +5,18 @@ use std::time::Instant;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
 use crate::services::bulk::BulkRegistry;
-use crate::services::dns_commit::Dns;
+use crate::services::credentials::tokens::JwtKeys;
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
+    /// What the authentication service needs (database, keys, policy).
+    pub auth: crate::services::auth::Context,
     pub started_at: Instant,
     pub dns: Dns,
     pub bulk: BulkRegistry,

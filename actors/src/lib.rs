@@ -6,6 +6,8 @@
 pub mod bind;
 pub mod bus;
 pub mod cluster;
+pub mod db;
+pub mod dns_client;
 pub mod events;
 pub mod querylog;
 pub mod rpz;

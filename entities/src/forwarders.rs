@@ -25,3 +25,24 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The forwarded domains.
+    pub fn domain_list(&self) -> Vec<String> {
+        serde_json::from_value(self.domains.clone()).unwrap_or_default()
+    }
+
+    /// The servers as socket addresses (port 53 unless given).
+    pub fn server_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.servers
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let ip: std::net::IpAddr = s.get("address")?.as_str()?.parse().ok()?;
+                let port = s.get("port").and_then(|p| p.as_u64()).unwrap_or(53) as u16;
+                Some(std::net::SocketAddr::new(ip, port))
+            })
+            .collect()
+    }
+}

@@ -50,7 +50,7 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let res = svc::login(&state, body.into_inner(), client(&req)).await?;
+    let res = svc::login(&state.auth, body.into_inner(), client(&req)).await?;
     hooks::logged_in(&state, res.user.id, &res.user.username, client_ip(&req));
     Ok(HttpResponse::Ok().json(res))
 }
@@ -72,7 +72,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: web::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let res = svc::refresh(&state, &body.refresh_token, client(&req)).await?;
+    let res = svc::refresh(&state.auth, &body.refresh_token, client(&req)).await?;
     Ok(HttpResponse::Ok().json(res))
 }
 
@@ -84,7 +84,7 @@ pub async fn logout(
     auth: AuthUser,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    svc::logout(&state, &auth.user, &auth.session_id, client_ip(&req)).await?;
+    svc::logout(&state.auth, &auth.user, &auth.session_id, client_ip(&req)).await?;
     hooks::logged_out(
         &state,
         auth.user.id,
@@ -113,7 +113,7 @@ pub async fn change_password(
     body: web::Json<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     svc::change_password(
-        &state,
+        &state.auth,
         &auth.user,
         &auth.session_id,
         body.into_inner(),
@@ -132,7 +132,7 @@ pub async fn totp_setup(
     auth: AuthUser,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(svc::totp_setup(&state, &auth.user, client_ip(&req)).await?))
+    Ok(HttpResponse::Ok().json(svc::totp_setup(&state.auth, &auth.user, client_ip(&req)).await?))
 }
 
 /// Confirm enrolment with a current code; returns ten one-time backup codes.
@@ -146,7 +146,7 @@ pub async fn totp_enable(
     body: web::Json<TotpCode>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok()
-        .json(svc::totp_enable(&state, &auth.user, &body.code, client_ip(&req)).await?))
+        .json(svc::totp_enable(&state.auth, &auth.user, &body.code, client_ip(&req)).await?))
 }
 
 /// Turn 2FA off; needs the password and a current code.
@@ -159,6 +159,6 @@ pub async fn totp_disable(
     req: HttpRequest,
     body: web::Json<TotpDisableRequest>,
 ) -> ApiResult<HttpResponse> {
-    svc::totp_disable(&state, &auth.user, body.into_inner(), client_ip(&req)).await?;
+    svc::totp_disable(&state.auth, &auth.user, body.into_inner(), client_ip(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

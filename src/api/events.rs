@@ -1,7 +1,7 @@
 //! `POST /api/events/publish`: admins publish an event through the real
 //! Dispatcher (announcements, checking a dashboard, load tests).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use hdns_actors::events::{Event, Priority};
 use hdns_actors::ws::permissions;
 use serde::{Deserialize, Serialize};
@@ -13,9 +13,7 @@ use super::range::RangeQuery;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::client_ip;
 use crate::services::audit::{self, Entry};
-use crate::services::Actor;
 use crate::state::AppState;
 
 pub const MAX_COUNT: u32 = 10_000;
@@ -142,7 +140,6 @@ pub async fn list(
 pub async fn publish(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<PublishRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
@@ -158,7 +155,7 @@ pub async fn publish(
             format!("count must be 1 to {MAX_COUNT}"),
         ));
     }
-    let actor = Actor::user(&admin.0.user, client_ip(&req));
+    let actor = admin.0.caller.clone();
     let entry = Entry {
         action: "event.publish",
         resource_type: "event",

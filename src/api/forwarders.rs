@@ -1,15 +1,13 @@
 //! `/api/forwarders`: conditional forwarders. Everyone signed in may read;
 //! admins change them.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::client_ip;
 use crate::services::forwarders::{
     self as svc, ForwarderInput, ForwarderView, TestRequest, TestResult,
 };
-use crate::services::Actor;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,10 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/{id}/test").route(web::post().to(test)));
 }
 
-fn actor(admin: &AdminUser, req: &HttpRequest) -> Actor {
-    Actor::user(&admin.0.user, client_ip(req))
-}
-
 #[utoipa::path(get, path = "/api/forwarders", tag = "forwarders", security(("bearer" = [])),
     responses((status = 200, body = Vec<ForwarderView>)))]
 pub async fn list(state: web::Data<AppState>, _auth: AuthUser) -> ApiResult<HttpResponse> {
@@ -44,16 +38,9 @@ pub async fn list(state: web::Data<AppState>, _auth: AuthUser) -> ApiResult<Http
 pub async fn create(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<ForwarderInput>,
 ) -> ApiResult<HttpResponse> {
-    let f = svc::create(
-        &state.db,
-        &state.dns,
-        &actor(&admin, &req),
-        body.into_inner(),
-    )
-    .await?;
+    let f = svc::create(&state.db, &state.dns, &admin.0.caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(ForwarderView::from(&f)))
 }
 
@@ -72,14 +59,13 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<ForwarderInput>,
 ) -> ApiResult<HttpResponse> {
     let f = svc::update(
         &state.db,
         &state.dns,
-        &actor(&admin, &req),
+        &admin.0.caller,
         *id,
         body.into_inner(),
     )
@@ -92,10 +78,9 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    svc::delete(&state.db, &state.dns, &actor(&admin, &req), *id).await?;
+    svc::delete(&state.db, &state.dns, &admin.0.caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,19 +1,17 @@
 //! `/api/dns-records`: records of the zones the caller may see, and bulk changes.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::pagination::{ListQuery, Page};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::client_ip;
 use crate::services::bulk::{self, BulkRequest, BulkStatus};
 use crate::services::grants::Level;
 use crate::services::records::{
     self as svc, CreateRecord, RecordFilter, RecordSort, RecordView, UpdateRecord,
 };
-use crate::services::Actor;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,10 +29,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(update))
             .route(web::delete().to(delete)),
     );
-}
-
-fn actor(auth: &AuthUser, req: &HttpRequest) -> Actor {
-    Actor::user(&auth.user, client_ip(req))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -70,7 +64,7 @@ pub async fn list(
     };
     let (items, total) = svc::list(
         &state.db,
-        &auth,
+        &auth.caller,
         filter,
         sort,
         page.order.clone(),
@@ -87,17 +81,9 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     body: web::Json<CreateRecord>,
 ) -> ApiResult<HttpResponse> {
-    let (rec, zone) = svc::create(
-        &state.db,
-        &state.dns,
-        &actor(&auth, &req),
-        &auth,
-        body.into_inner(),
-    )
-    .await?;
+    let (rec, zone) = svc::create(&state.db, &state.dns, &auth.caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(RecordView::new(&rec, &zone.name)))
 }
 
@@ -108,7 +94,7 @@ pub async fn get(
     auth: AuthUser,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    let (rec, zone) = svc::get(&state.db, &auth, *id, Level::Read).await?;
+    let (rec, zone) = svc::get(&state.db, &auth.caller, *id, Level::Read).await?;
     Ok(HttpResponse::Ok().json(RecordView::new(&rec, &zone.name)))
 }
 
@@ -118,19 +104,11 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<UpdateRecord>,
 ) -> ApiResult<HttpResponse> {
-    let (rec, zone) = svc::update(
-        &state.db,
-        &state.dns,
-        &actor(&auth, &req),
-        &auth,
-        *id,
-        body.into_inner(),
-    )
-    .await?;
+    let (rec, zone) =
+        svc::update(&state.db, &state.dns, &auth.caller, *id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(RecordView::new(&rec, &zone.name)))
 }
 
@@ -139,10 +117,9 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    svc::delete(&state.db, &state.dns, &actor(&auth, &req), &auth, *id).await?;
+    svc::delete(&state.db, &state.dns, &auth.caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -153,15 +130,13 @@ pub async fn delete(
 pub async fn bulk_start(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     body: web::Json<BulkRequest>,
 ) -> ApiResult<HttpResponse> {
     let status = bulk::start(
         state.db.clone(),
         state.dns.clone(),
         state.bulk.clone(),
-        actor(&auth, &req),
-        auth,
+        auth.caller,
         body.into_inner(),
     )?;
     Ok(HttpResponse::Accepted().json(status))

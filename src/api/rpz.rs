@@ -2,7 +2,7 @@
 //! Admins only: blocking names and reading who looked them up is a
 //! server-wide security function.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use hdns_entities::security_alerts;
 use sea_orm::{
@@ -16,12 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::pagination::{ListQuery, Page};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::client_ip;
 use crate::services::rpz::{
     self as rules, BulkInput, BulkResult, RuleFilter, RuleInput, RuleView, Statistics,
 };
 use crate::services::threat_feeds::{self as feeds, FeedInput, FeedView};
-use crate::services::Actor;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -54,10 +52,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/feeds/{id}/update").route(web::post().to(run_feed)))
     .service(web::resource("/alerts").route(web::get().to(list_alerts)))
     .service(web::resource("/alerts/{id}/acknowledge").route(web::post().to(acknowledge)));
-}
-
-fn actor(admin: &AdminUser, req: &HttpRequest) -> Actor {
-    Actor::user(&admin.0.user, client_ip(req))
 }
 
 /// Search manual rules: `?q=` (substring of the domain), `category`, `action`,
@@ -103,16 +97,9 @@ pub async fn list_rules(
 pub async fn create_rule(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<RuleInput>,
 ) -> ApiResult<HttpResponse> {
-    let r = rules::create(
-        &state.db,
-        &state.dns,
-        &actor(&admin, &req),
-        body.into_inner(),
-    )
-    .await?;
+    let r = rules::create(&state.db, &state.dns, &admin.0.caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(RuleView::from(&r)))
 }
 
@@ -122,16 +109,9 @@ pub async fn create_rule(
 pub async fn bulk_rules(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<BulkInput>,
 ) -> ApiResult<HttpResponse> {
-    let r = rules::bulk(
-        &state.db,
-        &state.dns,
-        &actor(&admin, &req),
-        body.into_inner(),
-    )
-    .await?;
+    let r = rules::bulk(&state.db, &state.dns, &admin.0.caller, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(r))
 }
 
@@ -150,14 +130,13 @@ pub async fn get_rule(
 pub async fn update_rule(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<RuleInput>,
 ) -> ApiResult<HttpResponse> {
     let r = rules::update(
         &state.db,
         &state.dns,
-        &actor(&admin, &req),
+        &admin.0.caller,
         *id,
         body.into_inner(),
     )
@@ -170,10 +149,9 @@ pub async fn update_rule(
 pub async fn delete_rule(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    rules::delete(&state.db, &state.dns, &actor(&admin, &req), *id).await?;
+    rules::delete(&state.db, &state.dns, &admin.0.caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -203,18 +181,10 @@ pub async fn list_feeds(state: web::Data<AppState>, _admin: AdminUser) -> ApiRes
 pub async fn create_feed(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<FeedInput>,
 ) -> ApiResult<HttpResponse> {
     let f = &state.security.feeds;
-    let row = feeds::create(
-        &state.db,
-        &state.dns,
-        f,
-        &actor(&admin, &req),
-        body.into_inner(),
-    )
-    .await?;
+    let row = feeds::create(&state.db, &state.dns, f, &admin.0.caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(FeedView::new(&row, f)))
 }
 
@@ -234,7 +204,6 @@ pub async fn get_feed(
 pub async fn update_feed(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<FeedInput>,
 ) -> ApiResult<HttpResponse> {
@@ -243,7 +212,7 @@ pub async fn update_feed(
         &state.db,
         &state.dns,
         f,
-        &actor(&admin, &req),
+        &admin.0.caller,
         *id,
         body.into_inner(),
     )
@@ -256,14 +225,13 @@ pub async fn update_feed(
 pub async fn delete_feed(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     feeds::delete(
         &state.db,
         &state.dns,
         &state.security.feeds,
-        &actor(&admin, &req),
+        &admin.0.caller,
         *id,
     )
     .await?;

@@ -1,15 +1,13 @@
 //! `/api/users`: admin CRUD; a user may read and update their own profile.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::pagination::{ListQuery, Page};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::client_ip;
 use crate::services::users::{self as svc, CreateUser, UpdateUser, UserSort, UserView};
-use crate::services::Actor;
 use crate::state::AppState;
 use crate::ws::hooks;
 
@@ -27,10 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/{id}/unlock").route(web::post().to(unlock)))
     .service(web::resource("/{id}/password").route(web::post().to(reset_password)));
-}
-
-fn actor(auth: &AuthUser, req: &HttpRequest) -> Actor {
-    Actor::user(&auth.user, client_ip(req))
 }
 
 /// List users (admin). Sort by `id`, `username`, `created_at` or `role`; `q` searches usernames.
@@ -66,10 +60,9 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<CreateUser>,
 ) -> ApiResult<HttpResponse> {
-    let user = svc::create(&state.db, &actor(&admin.0, &req), body.into_inner()).await?;
+    let user = svc::create(&state.db, &admin.0.caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
@@ -99,14 +92,13 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
     self_or_admin(&auth, *id)?;
     let user = svc::update(
         &state.db,
-        &actor(&auth, &req),
+        &auth.caller,
         *id,
         body.into_inner(),
         auth.is_admin(),
@@ -126,10 +118,9 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    svc::delete(&state.db, &actor(&admin.0, &req), *id).await?;
+    svc::delete(&state.db, &admin.0.caller, *id).await?;
     hooks::all_sessions_ended(&state, *id, "account_deleted");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -140,10 +131,9 @@ pub async fn delete(
 pub async fn unlock(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    let user = svc::unlock(&state.db, &actor(&admin.0, &req), *id).await?;
+    let user = svc::unlock(&state.db, &admin.0.caller, *id).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
@@ -166,13 +156,12 @@ fn yes() -> bool {
 pub async fn reset_password(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<ResetPassword>,
 ) -> ApiResult<HttpResponse> {
     let user = svc::set_password(
         &state.db,
-        &actor(&admin.0, &req),
+        &admin.0.caller,
         *id,
         &body.password,
         body.must_change_password,

@@ -1,19 +1,18 @@
 //! `/api/zones`: zones, their file (export, import, validate) and grants.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::pagination::{ListQuery, Page};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::{client_ip, errors};
+use crate::http::errors;
 use crate::services::grants::{self, GrantRequest, GrantView, Level};
 use crate::services::zone_import::{
     self, ImportRequest, ImportResult, ValidateRequest, ValidateResult,
 };
 use crate::services::zones::{self as svc, CreateZone, UpdateZone, ZoneFilter, ZoneSort, ZoneView};
-use crate::services::Actor;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig, max_zone_file: usize) {
@@ -49,10 +48,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_zone_file: usize) {
     .service(web::resource("/{id}/permissions/{user_id}").route(web::delete().to(revoke)));
 }
 
-fn actor(auth: &AuthUser, req: &HttpRequest) -> Actor {
-    Actor::user(&auth.user, client_ip(req))
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ZoneListQuery {
@@ -81,7 +76,7 @@ pub async fn list(
     };
     let (items, total) = svc::list(
         &state.db,
-        &auth,
+        &auth.caller,
         filter,
         sort,
         page.order.clone(),
@@ -98,16 +93,9 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     body: web::Json<CreateZone>,
 ) -> ApiResult<HttpResponse> {
-    let zone = svc::create(
-        &state.db,
-        &state.dns,
-        &actor(&admin.0, &req),
-        body.into_inner(),
-    )
-    .await?;
+    let zone = svc::create(&state.db, &state.dns, &admin.0.caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(svc::view(&state.db, &zone).await?))
 }
 
@@ -119,7 +107,7 @@ pub async fn get(
     auth: AuthUser,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    let zone = grants::require_zone(&state.db, &auth, *id, Level::Read).await?;
+    let zone = grants::require_zone(&state.db, &auth.caller, *id, Level::Read).await?;
     Ok(HttpResponse::Ok().json(svc::view(&state.db, &zone).await?))
 }
 
@@ -129,19 +117,10 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<UpdateZone>,
 ) -> ApiResult<HttpResponse> {
-    let zone = svc::update(
-        &state.db,
-        &state.dns,
-        &actor(&auth, &req),
-        &auth,
-        *id,
-        body.into_inner(),
-    )
-    .await?;
+    let zone = svc::update(&state.db, &state.dns, &auth.caller, *id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(svc::view(&state.db, &zone).await?))
 }
 
@@ -151,10 +130,9 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    svc::delete(&state.db, &state.dns, &actor(&admin.0, &req), *id).await?;
+    svc::delete(&state.db, &state.dns, &admin.0.caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -166,7 +144,7 @@ pub async fn export(
     auth: AuthUser,
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    let zone = grants::require_zone(&state.db, &auth, *id, Level::Read).await?;
+    let zone = grants::require_zone(&state.db, &auth.caller, *id, Level::Read).await?;
     let text = svc::export(&state.db, &state.dns, &zone).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/dns; charset=utf-8")
@@ -183,17 +161,16 @@ pub async fn export(
 pub async fn import(
     state: web::Data<AppState>,
     auth: AuthUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<ImportRequest>,
 ) -> ApiResult<HttpResponse> {
-    let zone = grants::require_zone(&state.db, &auth, *id, Level::Write).await?;
+    let zone = grants::require_zone(&state.db, &auth.caller, *id, Level::Write).await?;
     let body = body.into_inner();
     let prepared = zone_import::prepare(&zone, &body.content, state.config.max_zone_file_bytes)?;
     let result = zone_import::import(
         &state.db,
         &state.dns,
-        &actor(&auth, &req),
+        &auth.caller,
         zone.id,
         prepared,
         body.mode,
@@ -212,7 +189,7 @@ pub async fn validate(
     id: web::Path<i32>,
     body: Option<web::Json<ValidateRequest>>,
 ) -> ApiResult<HttpResponse> {
-    let zone = grants::require_zone(&state.db, &auth, *id, Level::Read).await?;
+    let zone = grants::require_zone(&state.db, &auth.caller, *id, Level::Read).await?;
     let req = body.map(|b| b.into_inner()).unwrap_or_default();
     let result = zone_import::validate(
         &state.db,
@@ -242,14 +219,13 @@ pub async fn permissions(
 pub async fn grant(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     id: web::Path<i32>,
     body: web::Json<GrantRequest>,
 ) -> ApiResult<HttpResponse> {
     let g = grants::grant(
         &state.db,
         &state.dns,
-        &actor(&admin.0, &req),
+        &admin.0.caller,
         *id,
         body.into_inner(),
     )
@@ -263,10 +239,9 @@ pub async fn grant(
 pub async fn revoke(
     state: web::Data<AppState>,
     admin: AdminUser,
-    req: HttpRequest,
     path: web::Path<(i32, i32)>,
 ) -> ApiResult<HttpResponse> {
     let (id, user_id) = path.into_inner();
-    grants::revoke(&state.db, &state.dns, &actor(&admin.0, &req), id, user_id).await?;
+    grants::revoke(&state.db, &state.dns, &admin.0.caller, id, user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

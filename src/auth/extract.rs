@@ -10,8 +10,9 @@ use chrono::Utc;
 use hdns_entities::{sessions, users};
 use sea_orm::EntityTrait;
 
-use crate::auth::tokens::Claims;
 use crate::error::ApiError;
+use crate::services::credentials::tokens::Claims;
+use crate::services::Caller;
 use crate::state::AppState;
 
 /// Paths a user who must change their password may still call.
@@ -26,11 +27,13 @@ pub struct AuthUser {
     pub user: users::Model,
     pub session_id: String,
     pub claims: Claims,
+    /// Who services act for: this user, their role and address.
+    pub caller: Caller,
 }
 
 impl AuthUser {
     pub fn is_admin(&self) -> bool {
-        self.user.role == "admin"
+        self.caller.is_admin()
     }
 }
 
@@ -54,7 +57,11 @@ fn unauthenticated() -> ApiError {
     ApiError::unauthorized("unauthorized", "A valid access token is required")
 }
 
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    ip: Option<String>,
+) -> Result<AuthUser, ApiError> {
     let claims = state.jwt.verify(token).ok_or_else(unauthenticated)?;
     let user_id = claims.user_id().ok_or_else(unauthenticated)?;
     let (session, user) = sessions::Entity::find_by_id(claims.sid.clone())
@@ -81,6 +88,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
         ));
     }
     Ok(AuthUser {
+        caller: Caller::user(&user, ip),
         user,
         session_id: session.id,
         claims,
@@ -95,10 +103,11 @@ impl FromRequest for AuthUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req).map(str::to_owned);
         let path = req.path().to_owned();
+        let ip = crate::http::client_ip(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token.ok_or_else(unauthenticated)?;
-            let auth = authenticate(&state, &token).await?;
+            let auth = authenticate(&state, &token, ip).await?;
             if auth.user.must_change_password && !PASSWORD_CHANGE_PATHS.contains(&path.as_str()) {
                 return Err(ApiError::forbidden(
                     "password_change_required",

@@ -1,9 +1,6 @@
-//! Authentication: password hashing, tokens, TOTP and the request extractors
-//! that decide access for every route.
+//! The request extractors that decide access for every route and build the
+//! `Caller` that services act for.
 
 pub mod extract;
-pub mod password;
-pub mod tokens;
-pub mod totp;
 
 pub use extract::{AdminUser, AuthUser};

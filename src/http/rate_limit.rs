@@ -13,8 +13,8 @@ use actix_governor::{
 use actix_web::dev::ServiceRequest;
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 
-use crate::auth::tokens::JwtKeys;
 use crate::error::ApiError;
+use crate::services::credentials::tokens::JwtKeys;
 
 fn limited_response(negative: &NotUntil<QuantaInstant>) -> HttpResponse {
     let wait = negative

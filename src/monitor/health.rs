@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::metrics::Sampler;
-use crate::services::dns_commit::Dns;
-use crate::services::forwarders::{domains_of, query, servers_of};
+use crate::services::forwarders::query;
+use hdns_actors::bind::commit::Dns;
 
 /// Usage at or above these is `warning`, then `critical`.
 const WARN_PERCENT: f64 = 85.0;
@@ -230,12 +230,12 @@ async fn check_forwarders(db: &DatabaseConnection) -> Vec<Check> {
         .await
         .unwrap_or_default();
     let checks = list.into_iter().map(|f| async move {
-        let domain = domains_of(&f)
+        let domain = f.domain_list()
             .first()
             .map(|d| d.trim_end_matches('.').to_string())
             .unwrap_or_default();
         let name = Name::from_ascii(format!("{domain}.")).unwrap_or_else(|_| Name::root());
-        let servers = servers_of(&f);
+        let servers = f.server_addrs();
         let results = futures_util::future::join_all(
             servers.iter().map(|s| query(*s, name.clone(), RecordType::SOA)),
         )

@@ -15,7 +15,7 @@ use hdns_entities::zones;
 use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 
 use crate::config::Config;
-use crate::services::dns_commit::Dns;
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Clone)]
 pub struct Monitor {

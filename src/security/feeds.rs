@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dashmap::DashMap;
-use hdns_actors::bind::{dynamic, probe};
+use hdns_actors::bind::dynamic;
+use hdns_actors::dns_client as probe;
 use hdns_actors::events::{Event, EventType};
 use hdns_actors::rpz::{self, feed, Action, Category};
 use hdns_entities::threat_feeds;
@@ -20,7 +21,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
 use super::alerts::{self, Alert};
-use crate::services::dns_commit::Dns;
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Debug, Clone)]
 pub struct FeedSettings {

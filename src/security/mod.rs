@@ -11,7 +11,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
-use crate::services::dns_commit::Dns;
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Clone)]
 pub struct Security {

@@ -6,7 +6,7 @@ use hdns_entities::audit_log;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
 use serde_json::Value;
 
-use super::Actor;
+use super::Caller;
 
 pub struct Entry<'a> {
     pub action: &'a str,
@@ -18,11 +18,11 @@ pub struct Entry<'a> {
 
 pub async fn record<C: ConnectionTrait>(
     db: &C,
-    actor: &Actor,
+    actor: &Caller,
     entry: Entry<'_>,
 ) -> Result<(), DbErr> {
     audit_log::ActiveModel {
-        actor_id: Set(actor.id),
+        actor_id: Set(actor.user_id),
         actor_username: Set(actor.username.clone()),
         action: Set(entry.action.to_string()),
         resource_type: Set(entry.resource_type.to_string()),

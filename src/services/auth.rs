@@ -1,22 +1,23 @@
 //! Login, refresh-token rotation with reuse detection, logout, password change
 //! and TOTP two-factor authentication.
 
+use std::sync::Arc;
+
 use chrono::{Duration, Utc};
 use hdns_entities::{refresh_tokens, sessions, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
+use super::credentials::{password, tokens, totp};
+use super::error::{Error, Result};
 use super::users::{self as user_service, UserView};
-use super::Actor;
-use crate::auth::{password, tokens, totp};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use super::Caller;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,32 +46,44 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-fn invalid_credentials() -> ApiError {
-    ApiError::unauthorized("invalid_credentials", "Invalid username or password")
+/// What authentication needs: the database, the signing keys and the rules
+/// for lifetimes and lockouts. Cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub db: DatabaseConnection,
+    pub jwt: Arc<tokens::JwtKeys>,
+    pub policy: Policy,
 }
 
-pub async fn login(
-    state: &AppState,
-    req: LoginRequest,
-    client: ClientInfo,
-) -> ApiResult<TokenResponse> {
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub lockout_threshold: u32,
+    pub lockout_duration_secs: u64,
+}
+
+fn invalid_credentials() -> Error {
+    Error::unauthenticated("invalid_credentials", "Invalid username or password")
+}
+
+pub async fn login(ctx: &Context, req: LoginRequest, client: ClientInfo) -> Result<TokenResponse> {
     if req.username.len() > 64 {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "username",
             "username must be at most 64 characters",
         ));
     }
     if req.password.len() > password::MAX_PASSWORD_LEN {
-        return Err(ApiError::validation("password", "password is too long"));
+        return Err(Error::validation("password", "password is too long"));
     }
-    let cfg = &state.config;
-    let db = &state.db;
+    let cfg = &ctx.policy;
+    let db = &ctx.db;
     let now = Utc::now();
-    let actor_anon = Actor {
-        id: None,
-        username: Some(req.username.chars().take(64).collect()),
-        ip: client.ip.clone(),
-    };
+    let actor_anon = Caller::anonymous(
+        Some(req.username.chars().take(64).collect()),
+        client.ip.clone(),
+    );
     let Some(user) = user_service::find_by_username(db, &req.username).await? else {
         password::verify_dummy(&req.password);
         let txn = crate::db::write_txn(db).await?;
@@ -78,16 +91,18 @@ pub async fn login(
         txn.commit().await?;
         return Err(invalid_credentials());
     };
-    let actor = Actor::user(&user, client.ip.clone());
+    let actor = Caller::user(&user, client.ip.clone());
 
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
-        return Err(ApiError::locked((until - now).num_seconds().max(1) as u64));
+        return Err(Error::Locked {
+            retry_after: (until - now).num_seconds().max(1) as u64,
+        });
     }
     if !password::verify(&req.password, &user.password_hash) {
-        return Err(register_failure(state, &user, &actor, "bad_password").await);
+        return Err(register_failure(ctx, &user, &actor, "bad_password").await);
     }
     if !user.is_active {
-        return Err(ApiError::forbidden(
+        return Err(Error::forbidden(
             "account_disabled",
             "The account is disabled",
         ));
@@ -97,7 +112,7 @@ pub async fn login(
     let mut am: users::ActiveModel = user.clone().into();
     if user.totp_enabled {
         let Some(code) = req.totp_code.as_deref().filter(|c| !c.trim().is_empty()) else {
-            return Err(ApiError::unauthorized(
+            return Err(Error::unauthenticated(
                 "totp_required",
                 "A two-factor code is required for this account",
             ));
@@ -109,7 +124,7 @@ pub async fn login(
             }
             SecondFactor::Invalid => {
                 drop(txn);
-                return Err(register_failure(state, &user, &actor, "bad_totp").await);
+                return Err(register_failure(ctx, &user, &actor, "bad_totp").await);
             }
         }
     }
@@ -121,7 +136,7 @@ pub async fn login(
         create_session(&txn, &user, &client, cfg.refresh_token_ttl_secs).await?;
     audit_login(&txn, &actor, "auth.login", Some(session_id.clone()), "ok").await?;
     txn.commit().await?;
-    token_response(state, &user, &session_id, refresh)
+    token_response(ctx, &user, &session_id, refresh)
 }
 
 enum SecondFactor {
@@ -131,9 +146,9 @@ enum SecondFactor {
     Invalid,
 }
 
-fn check_second_factor(user: &users::Model, code: &str) -> ApiResult<SecondFactor> {
+fn check_second_factor(user: &users::Model, code: &str) -> Result<SecondFactor> {
     let secret = user.totp_secret.as_deref().unwrap_or_default();
-    let t = totp::build(secret, &user.username).map_err(ApiError::internal)?;
+    let t = totp::build(secret, &user.username).map_err(Error::internal)?;
     if let Some(step) = totp::matching_step(&t, code) {
         // RFC 6238 §5.2: a code is accepted once; its step and older are spent.
         return Ok(if step as i64 > user.totp_last_step {
@@ -163,14 +178,14 @@ fn backup_hashes(user: &users::Model) -> Vec<String> {
 
 /// Counts a failed login; locks the account at the threshold. Returns the error to send.
 async fn register_failure(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
-    actor: &Actor,
+    actor: &Caller,
     reason: &str,
-) -> ApiError {
-    let cfg = &state.config;
-    let result: ApiResult<ApiError> = async {
-        let txn = crate::db::write_txn(&state.db).await?;
+) -> Error {
+    let cfg = &ctx.policy;
+    let result: Result<Error> = async {
+        let txn = crate::db::write_txn(&ctx.db).await?;
         let count = user.failed_login_count + 1;
         let mut am: users::ActiveModel = user.clone().into();
         let locked = count as u32 >= cfg.lockout_threshold;
@@ -202,9 +217,11 @@ async fn register_failure(
         }
         txn.commit().await?;
         Ok(if locked {
-            ApiError::locked(cfg.lockout_duration_secs)
+            Error::Locked {
+                retry_after: cfg.lockout_duration_secs,
+            }
         } else if reason == "bad_totp" {
-            ApiError::unauthorized(
+            Error::unauthenticated(
                 "invalid_totp",
                 "The two-factor code is invalid or already used",
             )
@@ -218,11 +235,11 @@ async fn register_failure(
 
 async fn audit_login<C: ConnectionTrait>(
     db: &C,
-    actor: &Actor,
+    actor: &Caller,
     action: &str,
     session: Option<String>,
     outcome: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     audit::record(
         db,
         actor,
@@ -243,7 +260,7 @@ async fn create_session(
     user: &users::Model,
     client: &ClientInfo,
     ttl_secs: u64,
-) -> ApiResult<(String, String)> {
+) -> Result<(String, String)> {
     let now = Utc::now();
     let session_id = uuid::Uuid::new_v4().to_string();
     sessions::ActiveModel {
@@ -273,7 +290,7 @@ async fn insert_refresh_token(
     session_id: &str,
     parent: Option<i32>,
     ttl_secs: u64,
-) -> ApiResult<(i32, String)> {
+) -> Result<(i32, String)> {
     let now = Utc::now();
     let token = tokens::new_refresh_token();
     let row = refresh_tokens::ActiveModel {
@@ -292,16 +309,16 @@ async fn insert_refresh_token(
 }
 
 fn token_response(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
     session_id: &str,
     refresh: String,
-) -> ApiResult<TokenResponse> {
-    let ttl = state.config.access_token_ttl_secs;
-    let access = state
+) -> Result<TokenResponse> {
+    let ttl = ctx.policy.access_token_ttl_secs;
+    let access = ctx
         .jwt
         .issue(user.id, &user.role, session_id, ttl)
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     Ok(TokenResponse {
         access_token: access,
         refresh_token: refresh,
@@ -311,21 +328,17 @@ fn token_response(
     })
 }
 
-fn invalid_refresh() -> ApiError {
-    ApiError::unauthorized("invalid_token", "The refresh token is invalid or expired")
+fn invalid_refresh() -> Error {
+    Error::unauthenticated("invalid_token", "The refresh token is invalid or expired")
 }
 
 /// Rotates a refresh token. Presenting one that was already rotated means it was
 /// copied: the whole session (token family) is revoked.
-pub async fn refresh(
-    state: &AppState,
-    presented: &str,
-    client: ClientInfo,
-) -> ApiResult<TokenResponse> {
+pub async fn refresh(ctx: &Context, presented: &str, client: ClientInfo) -> Result<TokenResponse> {
     if presented.is_empty() || presented.len() > 128 {
         return Err(invalid_refresh());
     }
-    let db = &state.db;
+    let db = &ctx.db;
     let now = Utc::now();
     let hash = tokens::hash_refresh_token(presented);
     let Some((token, session)) = refresh_tokens::Entity::find()
@@ -340,7 +353,7 @@ pub async fn refresh(
     let user = user_service::get(db, session.user_id)
         .await
         .map_err(|_| invalid_refresh())?;
-    let actor = Actor::user(&user, client.ip.clone());
+    let actor = Caller::user(&user, client.ip.clone());
 
     let txn = crate::db::write_txn(db).await?;
     // Claim the token atomically: of two concurrent refreshes only one wins.
@@ -369,7 +382,7 @@ pub async fn refresh(
             .await?;
             txn.commit().await?;
         }
-        return Err(ApiError::unauthorized(
+        return Err(Error::unauthenticated(
             "token_reused",
             "This refresh token was already used; the session has been revoked",
         ));
@@ -385,7 +398,7 @@ pub async fn refresh(
         &txn,
         &session.id,
         Some(token.id),
-        state.config.refresh_token_ttl_secs,
+        ctx.policy.refresh_token_ttl_secs,
     )
     .await?;
     refresh_tokens::Entity::update_many()
@@ -399,14 +412,10 @@ pub async fn refresh(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    token_response(state, &user, &session.id, new_token)
+    token_response(ctx, &user, &session.id, new_token)
 }
 
-async fn revoke_session<C: ConnectionTrait>(
-    db: &C,
-    session_id: &str,
-    reason: &str,
-) -> ApiResult<()> {
+async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: &str, reason: &str) -> Result<()> {
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
         .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
@@ -418,16 +427,16 @@ async fn revoke_session<C: ConnectionTrait>(
 }
 
 pub async fn logout(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
     session_id: &str,
     ip: Option<String>,
-) -> ApiResult<()> {
-    let txn = crate::db::write_txn(&state.db).await?;
+) -> Result<()> {
+    let txn = crate::db::write_txn(&ctx.db).await?;
     revoke_session(&txn, session_id, "logout").await?;
     audit_login(
         &txn,
-        &Actor::user(user, ip),
+        &Caller::user(user, ip),
         "auth.logout",
         Some(session_id.to_string()),
         "ok",
@@ -446,30 +455,29 @@ pub struct ChangePasswordRequest {
 
 /// Changes the caller's password and ends their other sessions.
 pub async fn change_password(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
     session_id: &str,
     req: ChangePasswordRequest,
     ip: Option<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     if req.current_password.len() > password::MAX_PASSWORD_LEN
         || !password::verify(&req.current_password, &user.password_hash)
     {
-        return Err(ApiError::unauthorized(
+        return Err(Error::unauthenticated(
             "invalid_credentials",
             "The current password is wrong",
         ));
     }
-    password::check_policy(&req.new_password)
-        .map_err(|m| ApiError::validation("new_password", m))?;
+    password::check_policy(&req.new_password).map_err(|m| Error::validation("new_password", m))?;
     if req.new_password == req.current_password {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "new_password",
             "the new password must differ from the current one",
         ));
     }
-    let hash = password::hash(&req.new_password).map_err(ApiError::internal)?;
-    let txn = crate::db::write_txn(&state.db).await?;
+    let hash = password::hash(&req.new_password).map_err(Error::internal)?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(false);
@@ -478,7 +486,7 @@ pub async fn change_password(
     user_service::revoke_sessions(&txn, user.id, Some(session_id), "password_changed").await?;
     audit::record(
         &txn,
-        &Actor::user(user, ip),
+        &Caller::user(user, ip),
         Entry {
             action: "user.change_password",
             resource_type: "user",
@@ -503,23 +511,21 @@ pub struct TotpSetupResponse {
 
 /// Starts 2FA enrolment: a fresh secret, not active until confirmed with a code.
 pub async fn totp_setup(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
     ip: Option<String>,
-) -> ApiResult<TotpSetupResponse> {
+) -> Result<TotpSetupResponse> {
     if user.totp_enabled {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "totp_already_enabled",
             "Two-factor authentication is already enabled",
         ));
     }
     let secret = totp::new_secret();
-    let t = totp::build(&secret, &user.username).map_err(ApiError::internal)?;
-    let url = t
-        .to_url()
-        .map_err(|e| ApiError::internal(format!("{e:?}")))?;
-    let qr = t.to_qr_base64().map_err(ApiError::internal)?;
-    let txn = crate::db::write_txn(&state.db).await?;
+    let t = totp::build(&secret, &user.username).map_err(Error::internal)?;
+    let url = t.to_url().map_err(|e| Error::internal(format!("{e:?}")))?;
+    let qr = t.to_qr_base64().map_err(Error::internal)?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.totp_secret = Set(Some(secret.clone()));
     am.totp_last_step = Set(0);
@@ -527,7 +533,7 @@ pub async fn totp_setup(
     am.update(&txn).await?;
     audit::record(
         &txn,
-        &Actor::user(user, ip),
+        &Caller::user(user, ip),
         Entry {
             action: "user.totp_setup",
             resource_type: "user",
@@ -558,33 +564,33 @@ pub struct BackupCodesResponse {
 }
 
 pub async fn totp_enable(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
     code: &str,
     ip: Option<String>,
-) -> ApiResult<BackupCodesResponse> {
+) -> Result<BackupCodesResponse> {
     if user.totp_enabled {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "totp_already_enabled",
             "Two-factor authentication is already enabled",
         ));
     }
     let Some(secret) = user.totp_secret.as_deref() else {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "totp_not_set_up",
             "Call /api/auth/2fa/setup first",
         ));
     };
-    let t = totp::build(secret, &user.username).map_err(ApiError::internal)?;
+    let t = totp::build(secret, &user.username).map_err(Error::internal)?;
     let step = totp::matching_step(&t, code)
-        .ok_or_else(|| ApiError::validation("code", "the code is not valid"))?;
+        .ok_or_else(|| Error::validation("code", "the code is not valid"))?;
     let codes = totp::new_backup_codes();
     let hashes = codes
         .iter()
         .map(|c| password::hash(&totp::normalize_backup_code(c)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
-    let txn = crate::db::write_txn(&state.db).await?;
+        .map_err(Error::internal)?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.totp_enabled = Set(true);
     am.totp_last_step = Set(step as i64);
@@ -593,7 +599,7 @@ pub async fn totp_enable(
     let after = am.update(&txn).await?;
     audit::record(
         &txn,
-        &Actor::user(user, ip),
+        &Caller::user(user, ip),
         Entry {
             action: "user.totp_enable",
             resource_type: "user",
@@ -617,13 +623,13 @@ pub struct TotpDisableRequest {
 }
 
 pub async fn totp_disable(
-    state: &AppState,
+    ctx: &Context,
     user: &users::Model,
     req: TotpDisableRequest,
     ip: Option<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     if !user.totp_enabled {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "totp_not_enabled",
             "Two-factor authentication is not enabled",
         ));
@@ -631,18 +637,18 @@ pub async fn totp_disable(
     if req.password.len() > password::MAX_PASSWORD_LEN
         || !password::verify(&req.password, &user.password_hash)
     {
-        return Err(ApiError::unauthorized(
+        return Err(Error::unauthenticated(
             "invalid_credentials",
             "The password is wrong",
         ));
     }
     if matches!(check_second_factor(user, &req.code)?, SecondFactor::Invalid) {
-        return Err(ApiError::unauthorized(
+        return Err(Error::unauthenticated(
             "invalid_totp",
             "The two-factor code is invalid or already used",
         ));
     }
-    let txn = crate::db::write_txn(&state.db).await?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
     let mut am: users::ActiveModel = user.clone().into();
     am.totp_enabled = Set(false);
     am.totp_secret = Set(None);
@@ -651,7 +657,7 @@ pub async fn totp_disable(
     let after = am.update(&txn).await?;
     audit::record(
         &txn,
-        &Actor::user(user, ip),
+        &Caller::user(user, ip),
         Entry {
             action: "user.totp_disable",
             resource_type: "user",

@@ -14,12 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::dns_commit::Dns;
+use super::error::{Error, Result};
 use super::grants::{self, Level};
 use super::records::{self, CreateRecord, UpdateRecord};
-use super::Actor;
-use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use super::Caller;
+use hdns_actors::bind::commit::Dns;
 
 pub const MAX_OPERATIONS: usize = 10_000;
 /// Operations applied per transaction (one zone check and reload each).
@@ -112,12 +111,11 @@ pub fn start(
     db: DatabaseConnection,
     dns: Dns,
     registry: BulkRegistry,
-    actor: Actor,
-    auth: AuthUser,
+    actor: Caller,
     req: BulkRequest,
-) -> ApiResult<BulkStatus> {
+) -> Result<BulkStatus> {
     if req.operations.is_empty() || req.operations.len() > MAX_OPERATIONS {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "operations",
             format!("give 1 to {MAX_OPERATIONS} operations"),
         ));
@@ -136,7 +134,7 @@ pub fn start(
             BulkAction::Update | BulkAction::Delete => op.id.is_none().then_some("id"),
         };
         if let Some(field) = missing {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 "operations",
                 format!("operation {i}: {field} is required"),
             )
@@ -152,34 +150,34 @@ pub fn start(
         failed: 0,
         percent: 0.0,
         errors: Vec::new(),
-        user_id: auth.user.id,
+        user_id: actor.user_id.unwrap_or(-1),
         started_at: crate::now_iso(),
         finished_at: None,
     };
     registry.insert(status.operation_id.clone(), status.clone());
     let id = status.operation_id.clone();
-    actix_web::rt::spawn(async move {
-        run(&db, &dns, &registry, &actor, &auth, &id, req.operations).await;
+    tokio::spawn(async move {
+        run(&db, &dns, &registry, &actor, &id, req.operations).await;
     });
     Ok(status)
 }
 
-fn api_error(index: usize, e: ApiError) -> BulkError {
+fn api_error(index: usize, e: Error) -> BulkError {
     BulkError {
         index,
-        error: e.code.into(),
-        message: e.message,
-        details: e.details,
+        error: e.code().into(),
+        message: e.public_message(),
+        details: e.details(),
     }
 }
 
 /// The zone an operation touches, checked against the caller's grants.
-async fn zone_of(db: &DatabaseConnection, auth: &AuthUser, op: &BulkOp) -> ApiResult<zones::Model> {
+async fn zone_of(db: &DatabaseConnection, actor: &Caller, op: &BulkOp) -> Result<zones::Model> {
     match op.action {
         BulkAction::Create => {
-            grants::require_zone(db, auth, op.zone_id.unwrap_or_default(), Level::Write).await
+            grants::require_zone(db, actor, op.zone_id.unwrap_or_default(), Level::Write).await
         }
-        _ => records::get(db, auth, op.id.unwrap_or_default(), Level::Write)
+        _ => records::get(db, actor, op.id.unwrap_or_default(), Level::Write)
             .await
             .map(|(_, z)| z),
     }
@@ -189,8 +187,7 @@ async fn run(
     db: &DatabaseConnection,
     dns: &Dns,
     registry: &BulkRegistry,
-    actor: &Actor,
-    auth: &AuthUser,
+    actor: &Caller,
     id: &str,
     ops: Vec<BulkOp>,
 ) {
@@ -200,7 +197,7 @@ async fn run(
     let mut last_event = Instant::now();
     while i < total {
         // Resolve the zone of operation i; a failure fails that operation alone.
-        let zone = match zone_of(db, auth, &ops[i]).await {
+        let zone = match zone_of(db, actor, &ops[i]).await {
             Ok(z) => Some(z),
             Err(e) => {
                 finish_ops(registry, id, vec![Err(api_error(i, e))]);
@@ -212,7 +209,7 @@ async fn run(
             // Extend the chunk over following operations of the same zone.
             let mut end = i + 1;
             while end < total && end - i < CHUNK {
-                match zone_of(db, auth, &ops[end]).await {
+                match zone_of(db, actor, &ops[end]).await {
                     Ok(z) if z.id == zone.id => end += 1,
                     _ => break,
                 }
@@ -265,7 +262,7 @@ fn finish_ops(registry: &BulkRegistry, id: &str, outcomes: Vec<Result<(), BulkEr
 async fn apply_chunk(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     zone: &zones::Model,
     first: usize,
     ops: &[BulkOp],
@@ -296,22 +293,22 @@ async fn apply_chunk(
 async fn try_chunk(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     zone: &zones::Model,
     first: usize,
     ops: &[BulkOp],
-) -> ApiResult<Vec<Result<(), BulkError>>> {
+) -> Result<Vec<Result<(), BulkError>>> {
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
     let zone = zones::Entity::find_by_id(zone.id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let mut outcomes = Vec::with_capacity(ops.len());
     let mut events = Vec::new();
     for (k, op) in ops.iter().enumerate() {
         let sp = txn.begin().await?;
-        let res: ApiResult<Event> = async {
+        let res: Result<Event> = async {
             match op.action {
                 BulkAction::Create => {
                     let input = CreateRecord {
@@ -343,7 +340,7 @@ async fn try_chunk(
                         .one(&sp)
                         .await?
                         .filter(|r| r.zone_id == zone.id)
-                        .ok_or_else(|| ApiError::not_found("Record"))?;
+                        .ok_or_else(|| Error::not_found("Record"))?;
                     let patch = UpdateRecord {
                         name: op.name.clone(),
                         record_type: op.record_type.clone(),

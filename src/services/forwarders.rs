@@ -1,13 +1,12 @@
 //! Conditional forwarders: queries for their domains go to their servers.
 //! Rendered as forward zones; `test` sends real DNS queries to each server.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use chrono::Utc;
 use hdns_actors::events::{diff, Event, EventType};
 use hdns_entities::{forwarders, zones};
-use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use sea_orm::QueryFilter;
 use sea_orm::{
@@ -19,11 +18,11 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
+use super::error::{Error, Result};
 use super::zones::{servers, ServerInput};
-use super::Actor;
+use super::Caller;
 use crate::dns::names;
-use crate::error::{ApiError, ApiResult};
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ForwarderView {
@@ -46,7 +45,7 @@ impl From<&forwarders::Model> for ForwarderView {
         Self {
             id: f.id,
             name: f.name.clone(),
-            domains: domains_of(f),
+            domains: f.domain_list(),
             servers: f.servers.clone(),
             policy: f.policy.clone(),
             health_check: f.health_check,
@@ -56,24 +55,6 @@ impl From<&forwarders::Model> for ForwarderView {
             updated_at: f.updated_at.to_rfc3339(),
         }
     }
-}
-
-pub fn domains_of(f: &forwarders::Model) -> Vec<String> {
-    serde_json::from_value(f.domains.clone()).unwrap_or_default()
-}
-
-/// The forwarder's servers as socket addresses (port 53 unless given).
-pub fn servers_of(f: &forwarders::Model) -> Vec<SocketAddr> {
-    f.servers
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            let ip: IpAddr = s.get("address")?.as_str()?.parse().ok()?;
-            let port = s.get("port").and_then(|p| p.as_u64()).unwrap_or(53) as u16;
-            Some(SocketAddr::new(ip, port))
-        })
-        .collect()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,21 +70,21 @@ pub struct ForwarderInput {
 }
 
 /// Whether a domain is already forwarded by an enabled or disabled forwarder.
-pub async fn domain_taken<C: ConnectionTrait>(db: &C, domain: &str) -> ApiResult<bool> {
+pub async fn domain_taken<C: ConnectionTrait>(db: &C, domain: &str) -> Result<bool> {
     Ok(forwarders::Entity::find()
         .all(db)
         .await?
         .iter()
-        .any(|f| domains_of(f).iter().any(|d| d == domain)))
+        .any(|f| f.domain_list().iter().any(|d| d == domain)))
 }
 
 async fn check_domains<C: ConnectionTrait>(
     db: &C,
     list: &[String],
     exclude: Option<i32>,
-) -> ApiResult<Value> {
+) -> Result<Value> {
     if list.is_empty() {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "domains",
             "at least one domain is required",
         ));
@@ -112,8 +93,8 @@ async fn check_domains<C: ConnectionTrait>(
     // One read of the other forwarders for all domains of the request.
     let others = forwarders::Entity::find().all(db).await?;
     for d in list {
-        let n = names::zone_name(d)
-            .map_err(|m| ApiError::validation("domains", format!("{d}: {m}")))?;
+        let n =
+            names::zone_name(d).map_err(|m| Error::validation("domains", format!("{d}: {m}")))?;
         if out.contains(&n) {
             continue;
         }
@@ -124,17 +105,17 @@ async fn check_domains<C: ConnectionTrait>(
             .is_some()
         {
             return Err(
-                ApiError::conflict("domain_in_use", format!("{n} is a managed zone"))
+                Error::conflict("domain_in_use", format!("{n} is a managed zone"))
                     .with_details(json!({"field": "domains"})),
             );
         }
         if others
             .iter()
             .filter(|f| Some(f.id) != exclude)
-            .any(|f| domains_of(f).contains(&n))
+            .any(|f| f.domain_list().contains(&n))
         {
             return Err(
-                ApiError::conflict("domain_in_use", format!("{n} is already forwarded"))
+                Error::conflict("domain_in_use", format!("{n} is already forwarded"))
                     .with_details(json!({"field": "domains"})),
             );
         }
@@ -143,10 +124,10 @@ async fn check_domains<C: ConnectionTrait>(
     Ok(json!(out))
 }
 
-fn check_name(n: &str) -> ApiResult<String> {
+fn check_name(n: &str) -> Result<String> {
     let n = n.trim();
     if n.is_empty() || n.chars().count() > 64 || n.contains(['"', '\\', '\n', '\r']) {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "name",
             "name must be 1 to 64 characters without quotes or backslashes",
         ));
@@ -154,24 +135,24 @@ fn check_name(n: &str) -> ApiResult<String> {
     Ok(n.to_string())
 }
 
-fn check_servers(list: &[ServerInput]) -> ApiResult<Value> {
+fn check_servers(list: &[ServerInput]) -> Result<Value> {
     if list.is_empty() || list.len() > 16 {
-        return Err(ApiError::validation("servers", "give 1 to 16 servers"));
+        return Err(Error::validation("servers", "give 1 to 16 servers"));
     }
     servers("servers", list)
 }
 
-fn check_policy(p: &str) -> ApiResult<String> {
+fn check_policy(p: &str) -> Result<String> {
     match p {
         "first" | "only" => Ok(p.into()),
-        _ => Err(ApiError::validation(
+        _ => Err(Error::validation(
             "policy",
             "policy must be `first` or `only`",
         )),
     }
 }
 
-fn config_event(action: &str, f: &forwarders::Model, actor: &Actor, changes: Value) -> Event {
+fn config_event(action: &str, f: &forwarders::Model, actor: &Caller, changes: Value) -> Event {
     Event::new(
         EventType::ConfigChange,
         json!({
@@ -180,7 +161,7 @@ fn config_event(action: &str, f: &forwarders::Model, actor: &Actor, changes: Val
             "forwarder_id": f.id.to_string(),
             "forwarder_name": f.name,
             "changes": changes,
-            "user_id": actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            "user_id": actor.user_id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
             "timestamp": crate::now_iso(),
         }),
     )
@@ -190,7 +171,7 @@ fn snapshot(f: &forwarders::Model) -> Value {
     serde_json::to_value(ForwarderView::from(f)).unwrap_or(Value::Null)
 }
 
-pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<ForwarderView>> {
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<ForwarderView>> {
     Ok(forwarders::Entity::find()
         .order_by_asc(forwarders::Column::Name)
         .all(db)
@@ -200,28 +181,28 @@ pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<ForwarderView>> {
         .collect())
 }
 
-pub async fn get(db: &DatabaseConnection, id: i32) -> ApiResult<forwarders::Model> {
+pub async fn get(db: &DatabaseConnection, id: i32) -> Result<forwarders::Model> {
     forwarders::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Forwarder"))
+        .ok_or_else(|| Error::not_found("Forwarder"))
 }
 
 pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     req: ForwarderInput,
-) -> ApiResult<forwarders::Model> {
+) -> Result<forwarders::Model> {
     let name = check_name(
         req.name
             .as_deref()
-            .ok_or_else(|| ApiError::validation("name", "name is required"))?,
+            .ok_or_else(|| Error::validation("name", "name is required"))?,
     )?;
     let servers = check_servers(
         req.servers
             .as_deref()
-            .ok_or_else(|| ApiError::validation("servers", "servers are required"))?,
+            .ok_or_else(|| Error::validation("servers", "servers are required"))?,
     )?;
     let policy = check_policy(req.policy.as_deref().unwrap_or("first"))?;
     let txn = crate::db::write_txn(db).await?;
@@ -232,7 +213,7 @@ pub async fn create(
         .await?
         .is_some()
     {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "forwarder_exists",
             format!("a forwarder named {name} exists"),
         )
@@ -274,15 +255,15 @@ pub async fn create(
 pub async fn update(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     id: i32,
     req: ForwarderInput,
-) -> ApiResult<forwarders::Model> {
+) -> Result<forwarders::Model> {
     let txn = crate::db::write_txn(db).await?;
     let old = forwarders::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Forwarder"))?;
+        .ok_or_else(|| Error::not_found("Forwarder"))?;
     let mut am = old.clone().into_active_model();
     if let Some(n) = &req.name {
         am.name = Set(check_name(n)?);
@@ -320,18 +301,18 @@ pub async fn update(
         },
     )
     .await?;
-    dns.commit_config(txn, &format!("forwarder {}", new.name), domains_of(&old))
+    dns.commit_config(txn, &format!("forwarder {}", new.name), old.domain_list())
         .await?;
     dns.publish(config_event("updated", &new, actor, json!(changes)));
     Ok(new)
 }
 
-pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) -> ApiResult<()> {
+pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32) -> Result<()> {
     let txn = crate::db::write_txn(db).await?;
     let old = forwarders::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Forwarder"))?;
+        .ok_or_else(|| Error::not_found("Forwarder"))?;
     forwarders::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(
         &txn,
@@ -345,7 +326,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
         },
     )
     .await?;
-    dns.commit_config(txn, &format!("forwarder {}", old.name), domains_of(&old))
+    dns.commit_config(txn, &format!("forwarder {}", old.name), old.domain_list())
         .await?;
     dns.publish(config_event("deleted", &old, actor, Value::Null));
     Ok(())
@@ -382,10 +363,10 @@ pub struct TestResult {
     pub results: Vec<ServerResult>,
 }
 
-pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResult> {
+pub async fn test(f: &forwarders::Model, req: TestRequest) -> Result<TestResult> {
     let qname = match req.name {
-        Some(n) => names::target(&n).map_err(|m| ApiError::validation("name", m))?,
-        None => format!("{}.", domains_of(f).first().cloned().unwrap_or_default()),
+        Some(n) => names::target(&n).map_err(|m| Error::validation("name", m))?,
+        None => format!("{}.", f.domain_list().first().cloned().unwrap_or_default()),
     };
     let rtype_text = req
         .record_type
@@ -393,10 +374,10 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResu
         .to_ascii_uppercase();
     let rtype: RecordType = rtype_text
         .parse()
-        .map_err(|_| ApiError::validation("record_type", "unknown record type"))?;
-    let name = Name::from_ascii(&qname).map_err(|e| ApiError::validation("name", e.to_string()))?;
+        .map_err(|_| Error::validation("record_type", "unknown record type"))?;
+    let name = Name::from_ascii(&qname).map_err(|e| Error::validation("name", e.to_string()))?;
     let results = futures_util::future::join_all(
-        servers_of(f)
+        f.server_addrs()
             .into_iter()
             .map(|server| query(server, name.clone(), rtype)),
     )
@@ -412,6 +393,8 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> ApiResult<TestResu
 
 /// One real UDP query with a 2-second timeout.
 pub async fn query(server: SocketAddr, name: Name, rtype: RecordType) -> ServerResult {
+    let outcome =
+        hdns_actors::dns_client::query(server, name, rtype, true, Duration::from_secs(2)).await;
     let mut result = ServerResult {
         address: server.ip().to_string(),
         port: server.port(),
@@ -421,46 +404,13 @@ pub async fn query(server: SocketAddr, name: Name, rtype: RecordType) -> ServerR
         latency_ms: None,
         error: None,
     };
-    let outcome = tokio::time::timeout(Duration::from_secs(2), async {
-        let bind: SocketAddr = if server.is_ipv4() {
-            "0.0.0.0:0".parse().unwrap()
-        } else {
-            "[::]:0".parse().unwrap()
-        };
-        let sock = tokio::net::UdpSocket::bind(bind).await?;
-        let mut msg = Message::query();
-        msg.metadata.recursion_desired = true;
-        msg.add_query(Query::query(name, rtype));
-        let bytes = msg.to_vec().map_err(std::io::Error::other)?;
-        let start = Instant::now();
-        sock.send_to(&bytes, server).await?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let (n, from) = sock.recv_from(&mut buf).await?;
-            if from != server {
-                continue;
-            }
-            let resp = Message::from_vec(&buf[..n]).map_err(std::io::Error::other)?;
-            if resp.metadata.id != msg.metadata.id {
-                continue;
-            }
-            return Ok::<_, std::io::Error>((resp, start.elapsed()));
-        }
-    })
-    .await;
     match outcome {
-        Err(_) => result.error = Some("no answer within 2 s".into()),
-        Ok(Err(e)) => result.error = Some(e.to_string()),
-        Ok(Ok((resp, elapsed))) => {
-            let rcode = resp.metadata.response_code;
-            result.latency_ms = Some((elapsed.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
-            result.rcode = Some(format!("{rcode:?}"));
-            result.success = matches!(
-                rcode,
-                hickory_proto::op::ResponseCode::NoError
-                    | hickory_proto::op::ResponseCode::NXDomain
-            );
-            result.answers = resp.answers.iter().map(|r| r.to_string()).collect();
+        Err(e) => result.error = Some(e),
+        Ok(a) => {
+            result.latency_ms = Some((a.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
+            result.rcode = Some(format!("{:?}", a.rcode));
+            result.success = a.is_healthy();
+            result.answers = a.answers;
         }
     }
     result

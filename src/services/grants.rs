@@ -12,10 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
-use super::Actor;
-use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use super::error::{Error, Result};
+use super::Caller;
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -43,15 +42,15 @@ impl Level {
 /// The caller's level on a zone; `None` when they have no grant.
 pub async fn level<C: ConnectionTrait>(
     db: &C,
-    auth: &AuthUser,
+    actor: &Caller,
     zone_id: i32,
-) -> ApiResult<Option<Level>> {
-    if auth.is_admin() {
+) -> Result<Option<Level>> {
+    if actor.is_admin() {
         return Ok(Some(Level::Write));
     }
     let grant = zone_permissions::Entity::find()
         .filter(zone_permissions::Column::ZoneId.eq(zone_id))
-        .filter(zone_permissions::Column::UserId.eq(auth.user.id))
+        .filter(zone_permissions::Column::UserId.eq(actor.user_id.unwrap_or(-1)))
         .one(db)
         .await?;
     Ok(grant.and_then(|g| Level::parse(&g.level)))
@@ -61,24 +60,24 @@ pub async fn level<C: ConnectionTrait>(
 /// reported as not found, so its existence does not leak.
 pub async fn require_zone<C: ConnectionTrait>(
     db: &C,
-    auth: &AuthUser,
+    actor: &Caller,
     zone_id: i32,
     need: Level,
-) -> ApiResult<zones::Model> {
-    let have = level(db, auth, zone_id).await?;
+) -> Result<zones::Model> {
+    let have = level(db, actor, zone_id).await?;
     let zone = zones::Entity::find_by_id(zone_id).one(db).await?;
     match (zone, have) {
         (Some(z), Some(l)) if l >= need => Ok(z),
-        (Some(_), Some(_)) => Err(ApiError::forbidden(
+        (Some(_), Some(_)) => Err(Error::forbidden(
             "permission_denied",
             "You have read-only access to this zone",
         )),
-        _ => Err(ApiError::not_found("Zone")),
+        _ => Err(Error::not_found("Zone")),
     }
 }
 
 /// Zones a non-admin user may see.
-pub async fn granted_zone_ids<C: ConnectionTrait>(db: &C, user_id: i32) -> ApiResult<Vec<i32>> {
+pub async fn granted_zone_ids<C: ConnectionTrait>(db: &C, user_id: i32) -> Result<Vec<i32>> {
     Ok(zone_permissions::Entity::find()
         .filter(zone_permissions::Column::UserId.eq(user_id))
         .all(db)
@@ -96,11 +95,11 @@ pub struct GrantView {
     pub created_at: String,
 }
 
-pub async fn list(db: &DatabaseConnection, zone_id: i32) -> ApiResult<Vec<GrantView>> {
+pub async fn list(db: &DatabaseConnection, zone_id: i32) -> Result<Vec<GrantView>> {
     zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let rows = zone_permissions::Entity::find()
         .filter(zone_permissions::Column::ZoneId.eq(zone_id))
         .order_by_asc(zone_permissions::Column::UserId)
@@ -150,18 +149,18 @@ fn changed_event(user_id: i32, zone: &zones::Model, level: Option<Level>) -> Eve
 pub async fn grant(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     zone_id: i32,
     req: GrantRequest,
-) -> ApiResult<GrantView> {
+) -> Result<GrantView> {
     let zone = zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let user = users::Entity::find_by_id(req.user_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::validation("user_id", "no such user"))?;
+        .ok_or_else(|| Error::validation("user_id", "no such user"))?;
     let txn = crate::db::write_txn(db).await?;
     let existing = zone_permissions::Entity::find()
         .filter(zone_permissions::Column::ZoneId.eq(zone_id))
@@ -214,21 +213,21 @@ pub async fn grant(
 pub async fn revoke(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     zone_id: i32,
     user_id: i32,
-) -> ApiResult<()> {
+) -> Result<()> {
     let zone = zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let txn = crate::db::write_txn(db).await?;
     let existing = zone_permissions::Entity::find()
         .filter(zone_permissions::Column::ZoneId.eq(zone_id))
         .filter(zone_permissions::Column::UserId.eq(user_id))
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Grant"))?;
+        .ok_or_else(|| Error::not_found("Grant"))?;
     let level = existing.level.clone();
     zone_permissions::Entity::delete_by_id(existing.id)
         .exec(&txn)

@@ -3,9 +3,9 @@
 
 pub mod audit;
 pub mod auth;
-pub mod bootstrap;
 pub mod bulk;
-pub mod dns_commit;
+pub mod credentials;
+pub mod error;
 pub mod forwarders;
 pub mod grants;
 pub mod records;
@@ -15,28 +15,56 @@ pub mod users;
 pub mod zone_import;
 pub mod zones;
 
-/// Who is acting, for the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct Actor {
-    pub id: Option<i32>,
+pub use error::{Error, FieldError, Result};
+pub use users::Role;
+
+/// Who is acting: the signed-in user (or the system, or an anonymous client
+/// at login) with their role and address. Authorization and the audit log
+/// both read it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Option<i32>,
+    pub role: Role,
     pub username: Option<String>,
     pub ip: Option<String>,
 }
 
-impl Actor {
+impl Caller {
     pub fn user(user: &hdns_entities::users::Model, ip: Option<String>) -> Self {
         Self {
-            id: Some(user.id),
+            user_id: Some(user.id),
+            role: Role::parse(&user.role).unwrap_or(Role::User),
             username: Some(user.username.clone()),
             ip,
         }
     }
 
+    /// The service itself (bootstrap, schedules).
     pub fn system() -> Self {
+        Self::system_as("system")
+    }
+
+    /// An operator acting outside the API (the CLI), with every right.
+    pub fn system_as(name: &str) -> Self {
         Self {
-            id: None,
-            username: Some("system".into()),
+            user_id: None,
+            role: Role::Admin,
+            username: Some(name.into()),
             ip: None,
         }
+    }
+
+    /// Someone not signed in (a failed login names who they claimed to be).
+    pub fn anonymous(username: Option<String>, ip: Option<String>) -> Self {
+        Self {
+            user_id: None,
+            role: Role::User,
+            username,
+            ip,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
     }
 }

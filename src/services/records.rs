@@ -13,12 +13,11 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
+use super::error::{Error, Result};
 use super::grants::{self, Level};
-use super::Actor;
-use crate::auth::AuthUser;
+use super::Caller;
 use crate::dns::{names, records, RecordInput, ValidRecord};
-use crate::error::{ApiError, ApiResult};
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecordView {
@@ -103,24 +102,24 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-pub fn validate(zone: &zones::Model, input: &RecordInput) -> ApiResult<ValidRecord> {
+pub fn validate(zone: &zones::Model, input: &RecordInput) -> Result<ValidRecord> {
     if zone.zone_type != "master" {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "zone_id",
             "records can be managed only in master zones",
         ));
     }
-    records::validate(&zone.name, input).map_err(|e| ApiError::validation(e.field, e.message))
+    records::validate(&zone.name, input).map_err(|e| Error::validation(e.field, e.message))
 }
 
-fn comment(c: Option<String>) -> ApiResult<Option<String>> {
+fn comment(c: Option<String>) -> Result<Option<String>> {
     match c {
-        Some(c) if c.chars().count() > 500 => Err(ApiError::validation(
+        Some(c) if c.chars().count() > 500 => Err(Error::validation(
             "comment",
             "comment is at most 500 characters",
         )),
         Some(c) if c.contains(['\n', '\r']) => {
-            Err(ApiError::validation("comment", "comment must be one line"))
+            Err(Error::validation("comment", "comment must be one line"))
         }
         other => Ok(other),
     }
@@ -142,7 +141,7 @@ pub async fn check_conflicts<C: ConnectionTrait>(
     zone_id: i32,
     rec: &ValidRecord,
     exclude: Option<i32>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let mut q = dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone_id))
         .filter(dns_records::Column::Name.eq(rec.name.clone()))
@@ -154,16 +153,16 @@ pub async fn check_conflicts<C: ConnectionTrait>(
     conflicts_with(&others, rec)
 }
 
-pub fn conflicts_with(others: &[dns_records::Model], rec: &ValidRecord) -> ApiResult<()> {
+pub fn conflicts_with(others: &[dns_records::Model], rec: &ValidRecord) -> Result<()> {
     if let Some(dup) = others.iter().find(|o| same_data(o, rec)) {
         return Err(
-            ApiError::conflict("duplicate_record", "an identical record already exists")
+            Error::conflict("duplicate_record", "an identical record already exists")
                 .with_details(json!({"field": "value", "existing_id": dup.id})),
         );
     }
     let is_cname = rec.kind == crate::dns::RecordKind::CNAME;
     if is_cname && !others.is_empty() {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "name",
             format!(
                 "{} already has other records; a CNAME must be the only record at its name",
@@ -172,7 +171,7 @@ pub fn conflicts_with(others: &[dns_records::Model], rec: &ValidRecord) -> ApiRe
         ));
     }
     if !is_cname && others.iter().any(|o| o.record_type == "CNAME") {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "name",
             format!(
                 "{} has a CNAME; no other record can share its name",
@@ -188,7 +187,7 @@ pub fn record_event(
     zone: &zones::Model,
     action: &str,
     changes: Option<Vec<hdns_actors::events::Change>>,
-    actor: &Actor,
+    actor: &Caller,
 ) -> Event {
     let t = match action {
         "created" => EventType::RecordCreated,
@@ -207,7 +206,7 @@ pub fn record_event(
             action: action.into(),
             changes,
             user_id: actor
-                .id
+                .user_id
                 .map(|i| i.to_string())
                 .unwrap_or_else(|| "system".into()),
             timestamp: crate::now_iso(),
@@ -223,12 +222,12 @@ fn snapshot(r: &dns_records::Model, zone: &str) -> Value {
 /// Inserts a validated record inside the caller's transaction.
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
-    actor: &Actor,
+    actor: &Caller,
     zone: &zones::Model,
     rec: ValidRecord,
     enabled: bool,
     comment_text: Option<String>,
-) -> ApiResult<dns_records::Model> {
+) -> Result<dns_records::Model> {
     if enabled {
         check_conflicts(db, zone.id, &rec, None).await?;
     }
@@ -280,15 +279,14 @@ pub fn input_of(r: &CreateRecord) -> RecordInput {
 pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
-    auth: &AuthUser,
+    actor: &Caller,
     req: CreateRecord,
-) -> ApiResult<(dns_records::Model, zones::Model)> {
-    let zone = grants::require_zone(db, auth, req.zone_id, Level::Write)
+) -> Result<(dns_records::Model, zones::Model)> {
+    let zone = grants::require_zone(db, actor, req.zone_id, Level::Write)
         .await
         .map_err(|e| {
-            if e.status == 404 {
-                ApiError::validation("zone_id", "no such zone")
+            if e.is_not_found() {
+                Error::validation("zone_id", "no such zone")
             } else {
                 e
             }
@@ -311,29 +309,29 @@ pub async fn create(
     Ok((row, zone))
 }
 
-async fn fresh_zone<C: ConnectionTrait>(db: &C, id: i32) -> ApiResult<zones::Model> {
+async fn fresh_zone<C: ConnectionTrait>(db: &C, id: i32) -> Result<zones::Model> {
     zones::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))
+        .ok_or_else(|| Error::not_found("Zone"))
 }
 
 /// Loads a record and its zone, checking the caller's level on the zone.
 pub async fn get(
     db: &DatabaseConnection,
-    auth: &AuthUser,
+    actor: &Caller,
     id: i32,
     need: Level,
-) -> ApiResult<(dns_records::Model, zones::Model)> {
+) -> Result<(dns_records::Model, zones::Model)> {
     let rec = dns_records::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Record"))?;
-    let zone = grants::require_zone(db, auth, rec.zone_id, need)
+        .ok_or_else(|| Error::not_found("Record"))?;
+    let zone = grants::require_zone(db, actor, rec.zone_id, need)
         .await
         .map_err(|e| {
-            if e.status == 404 {
-                ApiError::not_found("Record")
+            if e.is_not_found() {
+                Error::not_found("Record")
             } else {
                 e
             }
@@ -344,11 +342,11 @@ pub async fn get(
 /// Applies a partial update inside the caller's transaction.
 pub async fn apply_update<C: ConnectionTrait>(
     db: &C,
-    actor: &Actor,
+    actor: &Caller,
     zone: &zones::Model,
     old: dns_records::Model,
     req: UpdateRecord,
-) -> ApiResult<(dns_records::Model, Vec<hdns_actors::events::Change>)> {
+) -> Result<(dns_records::Model, Vec<hdns_actors::events::Change>)> {
     let kind_changed = req
         .record_type
         .as_deref()
@@ -408,19 +406,18 @@ pub async fn apply_update<C: ConnectionTrait>(
 pub async fn update(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
-    auth: &AuthUser,
+    actor: &Caller,
     id: i32,
     req: UpdateRecord,
-) -> ApiResult<(dns_records::Model, zones::Model)> {
-    let (_, zone) = get(db, auth, id, Level::Write).await?;
+) -> Result<(dns_records::Model, zones::Model)> {
+    let (_, zone) = get(db, actor, id, Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
     let zone = fresh_zone(&txn, zone.id).await?;
     let old = dns_records::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Record"))?;
+        .ok_or_else(|| Error::not_found("Record"))?;
     let (new, changes) = apply_update(&txn, actor, &zone, old, req).await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
     dns.publish(record_event(&new, &zone, "updated", Some(changes), actor));
@@ -430,15 +427,15 @@ pub async fn update(
 /// Deletes inside the caller's transaction.
 pub async fn remove<C: ConnectionTrait>(
     db: &C,
-    actor: &Actor,
+    actor: &Caller,
     zone: &zones::Model,
     id: i32,
-) -> ApiResult<dns_records::Model> {
+) -> Result<dns_records::Model> {
     let old = dns_records::Entity::find_by_id(id)
         .one(db)
         .await?
         .filter(|r| r.zone_id == zone.id)
-        .ok_or_else(|| ApiError::not_found("Record"))?;
+        .ok_or_else(|| Error::not_found("Record"))?;
     dns_records::Entity::delete_by_id(id).exec(db).await?;
     audit::record(
         db,
@@ -455,14 +452,8 @@ pub async fn remove<C: ConnectionTrait>(
     Ok(old)
 }
 
-pub async fn delete(
-    db: &DatabaseConnection,
-    dns: &Dns,
-    actor: &Actor,
-    auth: &AuthUser,
-    id: i32,
-) -> ApiResult<()> {
-    let (_, zone) = get(db, auth, id, Level::Write).await?;
+pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32) -> Result<()> {
+    let (_, zone) = get(db, actor, id, Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
     let zone = fresh_zone(&txn, zone.id).await?;
@@ -515,25 +506,26 @@ impl RecordSort {
 
 pub async fn list(
     db: &DatabaseConnection,
-    auth: &AuthUser,
+    actor: &Caller,
     f: RecordFilter<'_>,
     sort: RecordSort,
     order: Order,
     page: u64,
     per_page: u64,
-) -> ApiResult<(Vec<RecordView>, u64)> {
+) -> Result<(Vec<RecordView>, u64)> {
     let mut q = dns_records::Entity::find();
     if let Some(zid) = f.zone_id {
-        grants::require_zone(db, auth, zid, Level::Read).await?;
+        grants::require_zone(db, actor, zid, Level::Read).await?;
         q = q.filter(dns_records::Column::ZoneId.eq(zid));
-    } else if !auth.is_admin() {
+    } else if !actor.is_admin() {
         q = q.filter(
-            dns_records::Column::ZoneId.is_in(grants::granted_zone_ids(db, auth.user.id).await?),
+            dns_records::Column::ZoneId
+                .is_in(grants::granted_zone_ids(db, actor.user_id.unwrap_or(-1)).await?),
         );
     }
     if let Some(t) = f.record_type {
         let kind = crate::dns::RecordKind::parse(t)
-            .ok_or_else(|| ApiError::validation("record_type", "unknown record type"))?;
+            .ok_or_else(|| Error::validation("record_type", "unknown record type"))?;
         q = q.filter(dns_records::Column::RecordType.eq(kind.as_str()));
     }
     if let Some(n) = f.name {

@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
-use super::Actor;
-use crate::error::{ApiError, ApiResult};
+use super::error::{Error, Result};
+use super::Caller;
+use hdns_actors::bind::commit::Dns;
 
 /// Most rules one bulk request may add or remove.
 pub const MAX_BULK: usize = 10_000;
@@ -77,18 +77,18 @@ struct Checked {
     redirect_target: Option<String>,
 }
 
-pub fn check_action(s: &str) -> ApiResult<Action> {
+pub fn check_action(s: &str) -> Result<Action> {
     Action::parse(s).ok_or_else(|| {
-        ApiError::validation(
+        Error::validation(
             "action",
             "action must be nxdomain, nodata, passthru, drop or redirect",
         )
     })
 }
 
-pub fn check_category(s: &str) -> ApiResult<Category> {
+pub fn check_category(s: &str) -> Result<Category> {
     Category::parse(s).ok_or_else(|| {
-        ApiError::validation(
+        Error::validation(
             "category",
             "category must be malware, phishing, suspicious, policy_violation or custom",
         )
@@ -96,9 +96,9 @@ pub fn check_category(s: &str) -> ApiResult<Category> {
 }
 
 /// A redirect needs a target (an IP address or a domain); no other action takes one.
-pub fn check_target(action: Action, target: Option<&str>) -> ApiResult<Option<String>> {
+pub fn check_target(action: Action, target: Option<&str>) -> Result<Option<String>> {
     match (action, target.map(str::trim).filter(|t| !t.is_empty())) {
-        (Action::Redirect, None) => Err(ApiError::validation(
+        (Action::Redirect, None) => Err(Error::validation(
             "redirect_target",
             "a redirect needs redirect_target (an IP address or a domain name)",
         )),
@@ -108,13 +108,13 @@ pub fn check_target(action: Action, target: Option<&str>) -> ApiResult<Option<St
             }
             match normalize(t) {
                 Ok(n) if !n.starts_with("*.") => Ok(Some(n)),
-                _ => Err(ApiError::validation(
+                _ => Err(Error::validation(
                     "redirect_target",
                     "redirect_target must be an IP address or a domain name",
                 )),
             }
         }
-        (_, Some(_)) => Err(ApiError::validation(
+        (_, Some(_)) => Err(Error::validation(
             "redirect_target",
             "only a redirect takes redirect_target",
         )),
@@ -122,14 +122,14 @@ pub fn check_target(action: Action, target: Option<&str>) -> ApiResult<Option<St
     }
 }
 
-fn check(input: &RuleInput, old: Option<&rpz_rules::Model>) -> ApiResult<Checked> {
+fn check(input: &RuleInput, old: Option<&rpz_rules::Model>) -> Result<Checked> {
     let domain = match (&input.domain, old) {
-        (Some(d), _) => normalize(d).map_err(|why| ApiError::validation("domain", why))?,
+        (Some(d), _) => normalize(d).map_err(|why| Error::validation("domain", why))?,
         (None, Some(o)) => o.domain.clone(),
-        (None, None) => return Err(ApiError::validation("domain", "domain is required")),
+        (None, None) => return Err(Error::validation("domain", "domain is required")),
     };
     if domain.trim_start_matches("*.").ends_with(rpz::RPZ_SUFFIX) {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "domain",
             format!("names under {} are hybrid-dns's own", rpz::RPZ_SUFFIX),
         ));
@@ -155,7 +155,7 @@ fn check(input: &RuleInput, old: Option<&rpz_rules::Model>) -> ApiResult<Checked
     };
     let redirect_target = check_target(action, target)?;
     if input.comment.as_ref().is_some_and(|c| c.len() > 1024) {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "comment",
             "comment is at most 1024 characters",
         ));
@@ -172,14 +172,14 @@ fn snapshot(r: &rpz_rules::Model) -> Value {
     serde_json::to_value(RuleView::from(r)).unwrap_or(Value::Null)
 }
 
-async fn taken<C: ConnectionTrait>(db: &C, domain: &str, except: Option<i32>) -> ApiResult<()> {
+async fn taken<C: ConnectionTrait>(db: &C, domain: &str, except: Option<i32>) -> Result<()> {
     let mut q = rpz_rules::Entity::find().filter(rpz_rules::Column::Domain.eq(domain));
     if let Some(id) = except {
         q = q.filter(rpz_rules::Column::Id.ne(id));
     }
     if q.one(db).await?.is_some() {
         return Err(
-            ApiError::conflict("rule_exists", format!("a rule for {domain} exists"))
+            Error::conflict("rule_exists", format!("a rule for {domain} exists"))
                 .with_details(json!({"field": "domain"})),
         );
     }
@@ -191,10 +191,10 @@ async fn taken<C: ConnectionTrait>(db: &C, domain: &str, except: Option<i32>) ->
 async fn commit(
     dns: &Dns,
     txn: DatabaseTransaction,
-    actor: &Actor,
+    actor: &Caller,
     what: &str,
     (added, removed): (u64, u64),
-) -> ApiResult<()> {
+) -> Result<()> {
     let total = rpz_rules::Entity::find()
         .filter(rpz_rules::Column::Enabled.eq(true))
         .count(&txn)
@@ -210,14 +210,14 @@ async fn commit(
             "removed": removed,
             "total": total,
             "serial": serial,
-            "user_id": actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            "user_id": actor.user_id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
             "timestamp": crate::now_iso(),
         }),
     ));
     Ok(())
 }
 
-fn new_row(c: &Checked, input: &RuleInput, actor: &Actor) -> rpz_rules::ActiveModel {
+fn new_row(c: &Checked, input: &RuleInput, actor: &Caller) -> rpz_rules::ActiveModel {
     let now = Utc::now();
     rpz_rules::ActiveModel {
         domain: Set(c.domain.clone()),
@@ -227,7 +227,7 @@ fn new_row(c: &Checked, input: &RuleInput, actor: &Actor) -> rpz_rules::ActiveMo
         source: Set("manual".into()),
         enabled: Set(input.enabled.unwrap_or(true)),
         comment: Set(input.comment.clone()),
-        created_by: Set(actor.id),
+        created_by: Set(actor.user_id),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -237,9 +237,9 @@ fn new_row(c: &Checked, input: &RuleInput, actor: &Actor) -> rpz_rules::ActiveMo
 pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     input: RuleInput,
-) -> ApiResult<rpz_rules::Model> {
+) -> Result<rpz_rules::Model> {
     let c = check(&input, None)?;
     let _zone = dns.files.lock_zone(rpz::MANUAL_ZONE).await;
     let txn = crate::db::write_txn(db).await?;
@@ -268,26 +268,26 @@ pub async fn create(
     Ok(row)
 }
 
-pub async fn get(db: &DatabaseConnection, id: i32) -> ApiResult<rpz_rules::Model> {
+pub async fn get(db: &DatabaseConnection, id: i32) -> Result<rpz_rules::Model> {
     rpz_rules::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Rule"))
+        .ok_or_else(|| Error::not_found("Rule"))
 }
 
 pub async fn update(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     id: i32,
     input: RuleInput,
-) -> ApiResult<rpz_rules::Model> {
+) -> Result<rpz_rules::Model> {
     let _zone = dns.files.lock_zone(rpz::MANUAL_ZONE).await;
     let txn = crate::db::write_txn(db).await?;
     let old = rpz_rules::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Rule"))?;
+        .ok_or_else(|| Error::not_found("Rule"))?;
     let c = check(&input, Some(&old))?;
     taken(&txn, &c.domain, Some(id)).await?;
     let mut am = old.clone().into_active_model();
@@ -326,13 +326,13 @@ pub async fn update(
     Ok(row)
 }
 
-pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) -> ApiResult<()> {
+pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32) -> Result<()> {
     let _zone = dns.files.lock_zone(rpz::MANUAL_ZONE).await;
     let txn = crate::db::write_txn(db).await?;
     let old = rpz_rules::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Rule"))?;
+        .ok_or_else(|| Error::not_found("Rule"))?;
     rpz_rules::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(
         &txn,
@@ -377,14 +377,14 @@ pub struct BulkResult {
 pub async fn bulk(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     input: BulkInput,
-) -> ApiResult<BulkResult> {
+) -> Result<BulkResult> {
     if input.add.is_empty() && input.remove.is_empty() {
-        return Err(ApiError::validation("add", "nothing to add or remove"));
+        return Err(Error::validation("add", "nothing to add or remove"));
     }
     if input.add.len() + input.remove.len() > MAX_BULK {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "add",
             format!("at most {MAX_BULK} rules per request"),
         ));
@@ -398,9 +398,9 @@ pub async fn bulk(
                 errors.push(json!({"index": i, "field": "domain", "message": "listed twice"}))
             }
             Ok(c) => checked.push((c, item)),
-            Err(e) => {
-                errors.push(json!({"index": i, "field": e.details["field"], "message": e.message}))
-            }
+            Err(e) => errors.push(
+                json!({"index": i, "field": e.details()["field"], "message": e.public_message()}),
+            ),
         }
     }
     let mut remove = Vec::new();
@@ -431,7 +431,7 @@ pub async fn bulk(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "add",
             format!("{} invalid items; nothing was changed", errors.len()),
         )
@@ -493,7 +493,7 @@ pub async fn list(
     order: Order,
     page: u64,
     per_page: u64,
-) -> ApiResult<(Vec<rpz_rules::Model>, u64)> {
+) -> Result<(Vec<rpz_rules::Model>, u64)> {
     let mut q = rpz_rules::Entity::find();
     if let Some(s) = search.filter(|s| !s.is_empty()) {
         q = q.filter(rpz_rules::Column::Domain.contains(s.to_ascii_lowercase()));
@@ -554,7 +554,7 @@ pub struct AlertStats {
     pub by_severity: BTreeMap<String, i64>,
 }
 
-pub async fn statistics(db: &DatabaseConnection) -> ApiResult<Statistics> {
+pub async fn statistics(db: &DatabaseConnection) -> Result<Statistics> {
     let mut rules = RuleStats::default();
     let rows: Vec<(String, String, bool)> = rpz_rules::Entity::find()
         .select_only()

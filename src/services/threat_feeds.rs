@@ -15,11 +15,11 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
+use super::error::{Error, Result};
 use super::rpz::{check_action, check_category, check_target};
-use super::Actor;
-use crate::error::{ApiError, ApiResult};
+use super::Caller;
 use crate::security::feeds::{check_file, normalize_schedule, redact_url, ThreatFeedActor};
+use hdns_actors::bind::commit::Dns;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct FeedInput {
@@ -106,46 +106,40 @@ fn apply(
     input: &FeedInput,
     feeds: &ThreatFeedActor,
     new: bool,
-) -> ApiResult<()> {
+) -> Result<()> {
     if let Some(n) = &input.name {
         let n = n.trim();
         if n.is_empty() || n.len() > 128 || n.chars().any(char::is_control) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 "name",
                 "name is 1 to 128 printable characters",
             ));
         }
         am.name = Set(n.to_string());
     } else if new {
-        return Err(ApiError::validation("name", "name is required"));
+        return Err(Error::validation("name", "name is required"));
     }
     match (&input.url, &input.file_path) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "url",
-                "give url or file_path, not both",
-            ))
+            return Err(Error::validation("url", "give url or file_path, not both"))
         }
         (Some(u), None) => {
             let ok = reqwest::Url::parse(u)
                 .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
             if !ok || u.len() > 2048 {
-                return Err(ApiError::validation(
-                    "url",
-                    "url must be an http or https URL",
-                ));
+                return Err(Error::validation("url", "url must be an http or https URL"));
             }
             am.url = Set(Some(u.clone()));
             am.file_path = Set(None);
         }
         (None, Some(p)) => {
             check_file(&feeds.settings().dir, p)
-                .map_err(|why| ApiError::validation("file_path", why))?;
+                .map_err(|why| Error::validation("file_path", why))?;
             am.file_path = Set(Some(p.clone()));
             am.url = Set(None);
         }
         (None, None) if new => {
-            return Err(ApiError::validation("url", "url or file_path is required"))
+            return Err(Error::validation("url", "url or file_path is required"))
         }
         (None, None) => {}
     }
@@ -155,7 +149,7 @@ fn apply(
         .or(am.format.try_as_ref().map(String::as_str))
         .unwrap_or("domains");
     Format::parse(format).ok_or_else(|| {
-        ApiError::validation("format", "format must be domains, hosts, adblock or rpz")
+        Error::validation("format", "format must be domains, hosts, adblock or rpz")
     })?;
     am.format = Set(format.to_string());
     let category = input
@@ -171,7 +165,7 @@ fn apply(
         .unwrap_or("nxdomain");
     let action = check_action(action)?;
     if action == Action::Passthru {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "action",
             "a feed blocks; whitelist with a manual passthru rule instead",
         ));
@@ -189,7 +183,7 @@ fn apply(
         .or(am.schedule.try_as_ref().map(String::as_str))
         .unwrap_or("0 * * * *");
     normalize_schedule(schedule).ok_or_else(|| {
-        ApiError::validation(
+        Error::validation(
             "schedule",
             "schedule must be a cron expression: 5 fields, or 6 with seconds first",
         )
@@ -205,21 +199,21 @@ async fn name_taken(
     db: &impl sea_orm::ConnectionTrait,
     name: &str,
     except: Option<i32>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let mut q = threat_feeds::Entity::find().filter(threat_feeds::Column::Name.eq(name));
     if let Some(id) = except {
         q = q.filter(threat_feeds::Column::Id.ne(id));
     }
     if q.one(db).await?.is_some() {
         return Err(
-            ApiError::conflict("feed_exists", format!("a feed named {name} exists"))
+            Error::conflict("feed_exists", format!("a feed named {name} exists"))
                 .with_details(json!({"field": "name"})),
         );
     }
     Ok(())
 }
 
-fn config_event(action: &str, f: &threat_feeds::Model, actor: &Actor) -> Event {
+fn config_event(action: &str, f: &threat_feeds::Model, actor: &Caller) -> Event {
     Event::new(
         EventType::ConfigChange,
         json!({
@@ -227,24 +221,24 @@ fn config_event(action: &str, f: &threat_feeds::Model, actor: &Actor) -> Event {
             "action": action,
             "feed_id": f.id.to_string(),
             "feed_name": f.name,
-            "user_id": actor.id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
+            "user_id": actor.user_id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
             "timestamp": crate::now_iso(),
         }),
     )
 }
 
-pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<threat_feeds::Model>> {
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<threat_feeds::Model>> {
     Ok(threat_feeds::Entity::find()
         .order_by_asc(threat_feeds::Column::Name)
         .all(db)
         .await?)
 }
 
-pub async fn get(db: &DatabaseConnection, id: i32) -> ApiResult<threat_feeds::Model> {
+pub async fn get(db: &DatabaseConnection, id: i32) -> Result<threat_feeds::Model> {
     threat_feeds::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Feed"))
+        .ok_or_else(|| Error::not_found("Feed"))
 }
 
 /// Creates a feed, adds its (empty) zone to `response-policy`, schedules it
@@ -253,9 +247,9 @@ pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
     feeds: &ThreatFeedActor,
-    actor: &Actor,
+    actor: &Caller,
     input: FeedInput,
-) -> ApiResult<threat_feeds::Model> {
+) -> Result<threat_feeds::Model> {
     let now = Utc::now();
     let mut am = threat_feeds::ActiveModel {
         serial: Set(0),
@@ -286,7 +280,7 @@ pub async fn create(
     dns.files
         .ensure_feed_zone(row.id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     dns.commit_config(txn, &format!("threat feed {}", row.name), Vec::new())
         .await?;
     start(feeds, &row, actor).await;
@@ -294,12 +288,12 @@ pub async fn create(
     Ok(row)
 }
 
-async fn start(feeds: &ThreatFeedActor, row: &threat_feeds::Model, actor: &Actor) {
+async fn start(feeds: &ThreatFeedActor, row: &threat_feeds::Model, actor: &Caller) {
     if let Err(e) = feeds.schedule(row).await {
         tracing::warn!(feed = %row.name, error = %e, "threat feed not scheduled");
     }
     if row.enabled {
-        let _ = feeds.run_now(row.id, actor.id);
+        let _ = feeds.run_now(row.id, actor.user_id);
     }
 }
 
@@ -307,15 +301,15 @@ pub async fn update(
     db: &DatabaseConnection,
     dns: &Dns,
     feeds: &ThreatFeedActor,
-    actor: &Actor,
+    actor: &Caller,
     id: i32,
     input: FeedInput,
-) -> ApiResult<threat_feeds::Model> {
+) -> Result<threat_feeds::Model> {
     let txn = crate::db::write_txn(db).await?;
     let old = threat_feeds::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Feed"))?;
+        .ok_or_else(|| Error::not_found("Feed"))?;
     let mut am = old.clone().into_active_model();
     apply(&mut am, &input, feeds, false)?;
     name_taken(&txn, am.name.as_ref(), Some(id)).await?;
@@ -348,7 +342,7 @@ pub async fn update(
         dns.files
             .ensure_feed_zone(row.id)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         dns.commit_config(txn, &format!("threat feed {}", row.name), Vec::new())
             .await?;
     } else {
@@ -358,7 +352,7 @@ pub async fn update(
         tracing::warn!(feed = %row.name, error = %e, "threat feed not scheduled");
     }
     if row.enabled && (source_changed || !old.enabled) {
-        let _ = feeds.run_now(row.id, actor.id);
+        let _ = feeds.run_now(row.id, actor.user_id);
     }
     dns.publish(config_event("updated", &row, actor));
     Ok(row)
@@ -368,14 +362,14 @@ pub async fn delete(
     db: &DatabaseConnection,
     dns: &Dns,
     feeds: &ThreatFeedActor,
-    actor: &Actor,
+    actor: &Caller,
     id: i32,
-) -> ApiResult<()> {
+) -> Result<()> {
     let txn = crate::db::write_txn(db).await?;
     let old = threat_feeds::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Feed"))?;
+        .ok_or_else(|| Error::not_found("Feed"))?;
     threat_feeds::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(
         &txn,

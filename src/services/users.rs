@@ -11,20 +11,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::Actor;
-use crate::auth::password;
-use crate::error::{ApiError, ApiResult};
+use super::credentials::password;
+use super::error::{Error, Result};
+use super::Caller;
 
 /// A validated username: 3-64 characters of `a-z 0-9 . _ -`, stored lowercase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
-    pub fn parse(raw: &str) -> ApiResult<Self> {
+    pub fn parse(raw: &str) -> Result<Self> {
         let s = raw.trim().to_ascii_lowercase();
         let len = s.chars().count();
         if !(3..=64).contains(&len) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 "username",
                 "username must be 3 to 64 characters",
             ));
@@ -33,7 +33,7 @@ impl Username {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 "username",
                 "username may contain only letters, digits, '.', '_' and '-'",
             ));
@@ -141,26 +141,23 @@ pub struct UpdateUser {
     pub is_active: Option<bool>,
 }
 
-fn check_email(email: &Option<String>) -> ApiResult<()> {
+fn check_email(email: &Option<String>) -> Result<()> {
     if let Some(e) = email {
         let ok = e.len() <= 254
             && e.split_once('@')
                 .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
             && !e.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
-            return Err(ApiError::validation(
-                "email",
-                "email is not a valid address",
-            ));
+            return Err(Error::validation("email", "email is not a valid address"));
         }
     }
     Ok(())
 }
 
-fn check_full_name(name: &Option<String>) -> ApiResult<()> {
+fn check_full_name(name: &Option<String>) -> Result<()> {
     if let Some(n) = name {
         if n.chars().count() > 128 || n.chars().any(char::is_control) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 "full_name",
                 "full_name must be at most 128 printable characters",
             ));
@@ -172,37 +169,36 @@ fn check_full_name(name: &Option<String>) -> ApiResult<()> {
 pub async fn find_by_username<C: ConnectionTrait>(
     db: &C,
     name: &str,
-) -> ApiResult<Option<users::Model>> {
+) -> Result<Option<users::Model>> {
     Ok(users::Entity::find()
         .filter(users::Column::Username.eq(name.trim().to_ascii_lowercase()))
         .one(db)
         .await?)
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, id: i32) -> ApiResult<users::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: i32) -> Result<users::Model> {
     users::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("user"))
+        .ok_or_else(|| Error::not_found("user"))
 }
 
 pub async fn create(
     db: &DatabaseConnection,
-    actor: &Actor,
+    actor: &Caller,
     input: CreateUser,
-) -> ApiResult<users::Model> {
+) -> Result<users::Model> {
     let username = Username::parse(&input.username)?;
-    password::check_policy(&input.password).map_err(|m| ApiError::validation("password", m))?;
+    password::check_policy(&input.password).map_err(|m| Error::validation("password", m))?;
     check_email(&input.email)?;
     check_full_name(&input.full_name)?;
-    let hash = password::hash(&input.password).map_err(ApiError::internal)?;
+    let hash = password::hash(&input.password).map_err(Error::internal)?;
     let txn = crate::db::write_txn(db).await?;
     if find_by_username(&txn, username.as_str()).await?.is_some() {
-        return Err(ApiError::conflict(
-            "username_taken",
-            "A user with this username already exists",
-        )
-        .with_details(serde_json::json!({ "field": "username" })));
+        return Err(
+            Error::conflict("username_taken", "A user with this username already exists")
+                .with_details(serde_json::json!({ "field": "username" })),
+        );
     }
     let now = Utc::now();
     let user = users::ActiveModel {
@@ -278,7 +274,7 @@ pub async fn list(
     order: Order,
     page: u64,
     per_page: u64,
-) -> ApiResult<(Vec<users::Model>, u64)> {
+) -> Result<(Vec<users::Model>, u64)> {
     let mut q = users::Entity::find();
     if let Some(s) = search.filter(|s| !s.is_empty()) {
         q = q.filter(users::Column::Username.contains(s.to_ascii_lowercase()));
@@ -294,7 +290,7 @@ pub async fn list(
     Ok((items, total))
 }
 
-async fn active_admin_count<C: ConnectionTrait>(db: &C) -> ApiResult<u64> {
+async fn active_admin_count<C: ConnectionTrait>(db: &C) -> Result<u64> {
     Ok(users::Entity::find()
         .filter(users::Column::Role.eq("admin"))
         .filter(users::Column::IsActive.eq(true))
@@ -308,7 +304,7 @@ pub async fn revoke_sessions<C: ConnectionTrait>(
     user_id: i32,
     keep: Option<&str>,
     reason: &str,
-) -> ApiResult<u64> {
+) -> Result<u64> {
     let mut q = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Utc::now()))
         .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
@@ -323,13 +319,13 @@ pub async fn revoke_sessions<C: ConnectionTrait>(
 /// Applies a partial update. `admin` says whether the caller may change role and status.
 pub async fn update(
     db: &DatabaseConnection,
-    actor: &Actor,
+    actor: &Caller,
     id: i32,
     input: UpdateUser,
     admin: bool,
-) -> ApiResult<users::Model> {
+) -> Result<users::Model> {
     if !admin && (input.role.is_some() || input.is_active.is_some()) {
-        return Err(ApiError::permission_denied());
+        return Err(Error::permission_denied());
     }
     check_email(&input.email)?;
     check_full_name(&input.full_name)?;
@@ -338,7 +334,7 @@ pub async fn update(
     let demotes = input.role == Some(Role::User) && before.role == "admin";
     let disables = input.is_active == Some(false) && before.is_active;
     if (demotes || disables) && before.role == "admin" && active_admin_count(&txn).await? <= 1 {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "last_admin",
             "The last active admin cannot be demoted or disabled",
         ));
@@ -377,9 +373,9 @@ pub async fn update(
     Ok(after)
 }
 
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResult<()> {
-    if actor.id == Some(id) {
-        return Err(ApiError::conflict(
+pub async fn delete(db: &DatabaseConnection, actor: &Caller, id: i32) -> Result<()> {
+    if actor.user_id == Some(id) {
+        return Err(Error::conflict(
             "cannot_delete_self",
             "You cannot delete your own account",
         ));
@@ -387,7 +383,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResul
     let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     if before.role == "admin" && before.is_active && active_admin_count(&txn).await? <= 1 {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "last_admin",
             "The last active admin cannot be deleted",
         ));
@@ -409,7 +405,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResul
     Ok(())
 }
 
-pub async fn unlock(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResult<users::Model> {
+pub async fn unlock(db: &DatabaseConnection, actor: &Caller, id: i32) -> Result<users::Model> {
     let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     let mut am: users::ActiveModel = before.clone().into();
@@ -436,13 +432,13 @@ pub async fn unlock(db: &DatabaseConnection, actor: &Actor, id: i32) -> ApiResul
 /// Sets a new password (admin reset or CLI) and ends the user's sessions.
 pub async fn set_password(
     db: &DatabaseConnection,
-    actor: &Actor,
+    actor: &Caller,
     id: i32,
     new_password: &str,
     must_change: bool,
-) -> ApiResult<users::Model> {
-    password::check_policy(new_password).map_err(|m| ApiError::validation("password", m))?;
-    let hash = password::hash(new_password).map_err(ApiError::internal)?;
+) -> Result<users::Model> {
+    password::check_policy(new_password).map_err(|m| Error::validation("password", m))?;
+    let hash = password::hash(new_password).map_err(Error::internal)?;
     let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
     let mut am: users::ActiveModel = before.clone().into();

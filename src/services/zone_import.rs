@@ -16,11 +16,11 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
-use super::{records, zones as zone_svc, Actor};
+use super::error::{Error, Result};
+use super::{records, zones as zone_svc, Caller};
 use crate::dns::masterfile::{self, Soa};
 use crate::dns::{names, RecordKind, ValidRecord};
-use crate::error::{ApiError, ApiResult};
+use hdns_actors::bind::commit::Dns;
 
 /// How many problems one failed import reports.
 const MAX_REPORTED: usize = 50;
@@ -83,27 +83,23 @@ pub struct Prepared {
     pub parse_validate: Duration,
 }
 
-fn invalid(errors: Vec<String>) -> ApiError {
+fn invalid(errors: Vec<String>) -> Error {
     let first = errors.first().cloned().unwrap_or_default();
-    ApiError::validation("content", format!("the zone file is invalid: {first}"))
+    Error::validation("content", format!("the zone file is invalid: {first}"))
         .with_details(json!({"field": "content", "errors": errors}))
 }
 
 /// Parses and validates a file for `zone` without touching the database.
-pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<Prepared> {
+pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> Result<Prepared> {
     let started = Instant::now();
     if text.len() > max_bytes {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "the zone file is {} bytes; at most {max_bytes} are accepted",
-                text.len()
-            ),
-        ));
+        return Err(Error::TooLarge(format!(
+            "the zone file is {} bytes; at most {max_bytes} are accepted",
+            text.len()
+        )));
     }
     if zone.zone_type != "master" {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "zone_type",
             "only master zones can be imported into",
         ));
@@ -130,12 +126,12 @@ pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<P
                 }
             }
             Err(e) => {
-                let field = e
-                    .details
+                let details = e.details();
+                let field = details
                     .get("field")
                     .and_then(|f| f.as_str())
                     .unwrap_or("record");
-                errors.push(format!("line {}: {field}: {}", p.line, e.message));
+                errors.push(format!("line {}: {field}: {}", p.line, e.public_message()));
                 if errors.len() >= MAX_REPORTED {
                     break;
                 }
@@ -159,7 +155,7 @@ pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> ApiResult<P
 }
 
 /// CNAMEs stand alone at their name, across the file and what stays in the zone.
-fn check_cnames(existing: &[dns_records::Model], new: &[ValidRecord]) -> ApiResult<()> {
+fn check_cnames(existing: &[dns_records::Model], new: &[ValidRecord]) -> Result<()> {
     let mut kinds: HashMap<&str, (bool, usize)> = HashMap::new();
     for r in existing.iter().filter(|r| r.enabled) {
         let e = kinds.entry(r.name.as_str()).or_default();
@@ -201,25 +197,25 @@ fn apply_soa(am: &mut zones::ActiveModel, zone: &zones::Model, soa: &Soa) {
 pub async fn import(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     zone_id: i32,
     prepared: Prepared,
     mode: ImportMode,
     progress: Option<&dyn Fn(usize)>,
-) -> ApiResult<ImportResult> {
+) -> Result<ImportResult> {
     let started = Instant::now();
     let prepared_parse = prepared.parse_validate;
     let name = zones::Entity::find_by_id(zone_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?
+        .ok_or_else(|| Error::not_found("Zone"))?
         .name;
     let _lock = dns.files.lock_zone(&name).await;
     let txn = crate::db::write_txn(db).await?;
     let zone = zones::Entity::find_by_id(zone_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let existing = dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone.id))
         .all(&txn)
@@ -392,7 +388,7 @@ pub async fn validate(
     zone: &zones::Model,
     req: ValidateRequest,
     max_bytes: usize,
-) -> ApiResult<ValidateResult> {
+) -> Result<ValidateResult> {
     let mut result = ValidateResult {
         valid: true,
         zone_id: zone.id,
@@ -419,12 +415,12 @@ pub async fn validate(
         {
             Err(e) => {
                 result.valid = false;
-                result.errors = match e.details.get("errors").and_then(|v| v.as_array()) {
+                result.errors = match e.details().get("errors").and_then(|v| v.as_array()) {
                     Some(list) => list
                         .iter()
                         .filter_map(|v| v.as_str().map(str::to_owned))
                         .collect(),
-                    None => vec![e.message],
+                    None => vec![e.public_message()],
                 };
                 return Ok(result);
             }
@@ -457,7 +453,7 @@ pub async fn validate(
             result.valid = false;
             result.errors.extend(m.lines().map(str::to_owned));
         }
-        Err(e) => return Err(ApiError::internal(e)),
+        Err(e) => return Err(Error::internal(e)),
     }
     Ok(result)
 }

@@ -15,12 +15,11 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::audit::{self, Entry};
-use super::dns_commit::Dns;
+use super::error::{Error, Result};
 use super::grants;
-use super::Actor;
-use crate::auth::AuthUser;
+use super::Caller;
 use crate::dns::names;
-use crate::error::{ApiError, ApiResult};
+use hdns_actors::bind::commit::Dns;
 
 /// A server as clients may write it: `"192.0.2.1"`, `"192.0.2.1:5300"`,
 /// `"[2001:db8::1]:53"` or `{"address": "...", "port": 5300}`.
@@ -32,7 +31,7 @@ pub enum ServerInput {
 }
 
 /// Servers in stored form: `[{"address": ip, "port": n?}]`.
-pub fn servers(field: &'static str, list: &[ServerInput]) -> ApiResult<Value> {
+pub fn servers(field: &'static str, list: &[ServerInput]) -> Result<Value> {
     let mut out = Vec::with_capacity(list.len());
     for s in list {
         let (addr, port) = match s {
@@ -48,9 +47,9 @@ pub fn servers(field: &'static str, list: &[ServerInput]) -> ApiResult<Value> {
         };
         let ip: IpAddr = addr
             .parse()
-            .map_err(|_| ApiError::validation(field, format!("`{addr}` is not an IP address")))?;
+            .map_err(|_| Error::validation(field, format!("`{addr}` is not an IP address")))?;
         if port == Some(0) {
-            return Err(ApiError::validation(field, "port must be 1 to 65535"));
+            return Err(Error::validation(field, "port must be 1 to 65535"));
         }
         out.push(match port {
             Some(p) => json!({"address": ip.to_string(), "port": p}),
@@ -61,7 +60,7 @@ pub fn servers(field: &'static str, list: &[ServerInput]) -> ApiResult<Value> {
 }
 
 /// Address match list items: `any`, `none`, an IP or a CIDR prefix.
-fn acl(field: &'static str, list: &[String]) -> ApiResult<Value> {
+fn acl(field: &'static str, list: &[String]) -> Result<Value> {
     let mut out = Vec::new();
     for item in list {
         let t = item.trim();
@@ -69,7 +68,7 @@ fn acl(field: &'static str, list: &[String]) -> ApiResult<Value> {
             || t.parse::<IpAddr>().is_ok()
             || t.parse::<ipnet::IpNet>().is_ok();
         if !ok {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 field,
                 format!("`{t}` is not an address, a prefix, `any` or `none`"),
             ));
@@ -79,11 +78,11 @@ fn acl(field: &'static str, list: &[String]) -> ApiResult<Value> {
     Ok(Value::Array(out))
 }
 
-fn ips(field: &'static str, list: &[String]) -> ApiResult<Value> {
+fn ips(field: &'static str, list: &[String]) -> Result<Value> {
     for t in list {
         t.trim()
             .parse::<IpAddr>()
-            .map_err(|_| ApiError::validation(field, format!("`{t}` is not an IP address")))?;
+            .map_err(|_| Error::validation(field, format!("`{t}` is not an IP address")))?;
     }
     Ok(json!(list.iter().map(|s| s.trim()).collect::<Vec<_>>()))
 }
@@ -150,14 +149,14 @@ impl ZoneView {
     }
 }
 
-pub async fn record_count<C: sea_orm::ConnectionTrait>(db: &C, zone_id: i32) -> ApiResult<u64> {
+pub async fn record_count<C: sea_orm::ConnectionTrait>(db: &C, zone_id: i32) -> Result<u64> {
     Ok(dns_records::Entity::find()
         .filter(dns_records::Column::ZoneId.eq(zone_id))
         .count(db)
         .await?)
 }
 
-pub async fn view<C: sea_orm::ConnectionTrait>(db: &C, z: &zones::Model) -> ApiResult<ZoneView> {
+pub async fn view<C: sea_orm::ConnectionTrait>(db: &C, z: &zones::Model) -> Result<ZoneView> {
     Ok(ZoneView::new(z, record_count(db, z.id).await?))
 }
 
@@ -217,31 +216,31 @@ pub struct UpdateZone {
     pub description: Option<String>,
 }
 
-fn seconds(field: &'static str, v: Option<i64>, default: i32, min: i64) -> ApiResult<i32> {
+fn seconds(field: &'static str, v: Option<i64>, default: i32, min: i64) -> Result<i32> {
     match v {
         None => Ok(default),
         Some(n) if (min..=crate::dns::records::MAX_TTL).contains(&n) => Ok(n as i32),
-        Some(_) => Err(ApiError::validation(
+        Some(_) => Err(Error::validation(
             field,
             format!("{field} must be {min} to {}", crate::dns::records::MAX_TTL),
         )),
     }
 }
 
-fn policy(v: Option<&str>) -> ApiResult<String> {
+fn policy(v: Option<&str>) -> Result<String> {
     match v.unwrap_or("first") {
         p @ ("first" | "only") => Ok(p.into()),
-        _ => Err(ApiError::validation(
+        _ => Err(Error::validation(
             "forward_policy",
             "forward_policy must be `first` or `only`",
         )),
     }
 }
 
-fn email(v: &str) -> ApiResult<String> {
+fn email(v: &str) -> Result<String> {
     let v = v.trim();
     let (local, domain) = v.split_once('@').ok_or_else(|| {
-        ApiError::validation(
+        Error::validation(
             "soa_admin_email",
             "soa_admin_email must be an email address",
         )
@@ -250,23 +249,19 @@ fn email(v: &str) -> ApiResult<String> {
         || local.contains(char::is_whitespace)
         || local.contains(['"', '\\', ';', '(', ')'])
     {
-        return Err(ApiError::validation(
-            "soa_admin_email",
-            "invalid local part",
-        ));
+        return Err(Error::validation("soa_admin_email", "invalid local part"));
     }
-    let domain =
-        names::zone_name(domain).map_err(|m| ApiError::validation("soa_admin_email", m))?;
+    let domain = names::zone_name(domain).map_err(|m| Error::validation("soa_admin_email", m))?;
     Ok(format!("{local}@{domain}"))
 }
 
-fn primary_ns(v: &str) -> ApiResult<String> {
-    names::target(v).map_err(|m| ApiError::validation("soa_primary_ns", m))
+fn primary_ns(v: &str) -> Result<String> {
+    names::target(v).map_err(|m| Error::validation("soa_primary_ns", m))
 }
 
-fn description(v: Option<String>) -> ApiResult<Option<String>> {
+fn description(v: Option<String>) -> Result<Option<String>> {
     match v {
-        Some(d) if d.chars().count() > 500 => Err(ApiError::validation(
+        Some(d) if d.chars().count() > 500 => Err(Error::validation(
             "description",
             "description is at most 500 characters",
         )),
@@ -275,20 +270,20 @@ fn description(v: Option<String>) -> ApiResult<Option<String>> {
 }
 
 /// Checks the fields a zone type needs.
-fn check_type_fields(zone_type: &str, primaries: &Value, forwarders: &Value) -> ApiResult<()> {
+fn check_type_fields(zone_type: &str, primaries: &Value, forwarders: &Value) -> Result<()> {
     let empty = |v: &Value| v.as_array().is_none_or(|a| a.is_empty());
     match zone_type {
         "master" => Ok(()),
-        "slave" if empty(primaries) => Err(ApiError::validation(
+        "slave" if empty(primaries) => Err(Error::validation(
             "primaries",
             "a slave zone needs at least one primary",
         )),
-        "forward" if empty(forwarders) => Err(ApiError::validation(
+        "forward" if empty(forwarders) => Err(Error::validation(
             "forwarders",
             "a forward zone needs at least one forwarder",
         )),
         "slave" | "forward" => Ok(()),
-        _ => Err(ApiError::validation(
+        _ => Err(Error::validation(
             "zone_type",
             "zone_type must be `master`, `slave` or `forward`",
         )),
@@ -299,7 +294,7 @@ fn zone_event(
     z: &zones::Model,
     action: &str,
     changes: Option<Vec<Change>>,
-    actor: &Actor,
+    actor: &Caller,
 ) -> Event {
     let t = match action {
         "created" => EventType::ZoneCreated,
@@ -315,7 +310,7 @@ fn zone_event(
             action: action.into(),
             changes,
             user_id: actor
-                .id
+                .user_id
                 .map(|i| i.to_string())
                 .unwrap_or_else(|| "system".into()),
             timestamp: crate::now_iso(),
@@ -331,10 +326,10 @@ pub fn snapshot(z: &zones::Model) -> Value {
 pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
+    actor: &Caller,
     req: CreateZone,
-) -> ApiResult<zones::Model> {
-    let name = names::zone_name(&req.name).map_err(|m| ApiError::validation("name", m))?;
+) -> Result<zones::Model> {
+    let name = names::zone_name(&req.name).map_err(|m| Error::validation("name", m))?;
     let primaries = servers("primaries", &req.primaries)?;
     let forwarders = servers("forwarders", &req.forwarders)?;
     check_type_fields(&req.zone_type, &primaries, &forwarders)?;
@@ -362,7 +357,7 @@ pub async fn create(
         also_notify: Set(ips("also_notify", &req.also_notify)?),
         enabled: Set(req.enabled.unwrap_or(true)),
         description: Set(description(req.description)?),
-        owner_id: Set(actor.id),
+        owner_id: Set(actor.user_id),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -376,7 +371,7 @@ pub async fn create(
         .is_some()
         || super::forwarders::domain_taken(&txn, &name).await?;
     if taken {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "zone_exists",
             format!("{name} is already a zone or a forwarded domain"),
         )
@@ -452,16 +447,16 @@ pub struct ZoneFilter<'a> {
 
 pub async fn list(
     db: &DatabaseConnection,
-    auth: &AuthUser,
+    actor: &Caller,
     filter: ZoneFilter<'_>,
     sort: ZoneSort,
     order: Order,
     page: u64,
     per_page: u64,
-) -> ApiResult<(Vec<ZoneView>, u64)> {
+) -> Result<(Vec<ZoneView>, u64)> {
     let mut query = zones::Entity::find();
-    if !auth.is_admin() {
-        let ids = grants::granted_zone_ids(db, auth.user.id).await?;
+    if !actor.is_admin() {
+        let ids = grants::granted_zone_ids(db, actor.user_id.unwrap_or(-1)).await?;
         query = query.filter(zones::Column::Id.is_in(ids));
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
@@ -500,18 +495,17 @@ pub async fn list(
 pub async fn update(
     db: &DatabaseConnection,
     dns: &Dns,
-    actor: &Actor,
-    auth: &AuthUser,
+    actor: &Caller,
     id: i32,
     req: UpdateZone,
-) -> ApiResult<zones::Model> {
-    let zone = grants::require_zone(db, auth, id, grants::Level::Write).await?;
+) -> Result<zones::Model> {
+    let zone = grants::require_zone(db, actor, id, grants::Level::Write).await?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
     let old = zones::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let mut am = old.clone().into_active_model();
     if let Some(v) = &req.soa_primary_ns {
         am.soa_primary_ns = Set(primary_ns(v)?);
@@ -591,11 +585,11 @@ pub async fn update(
     Ok(zone)
 }
 
-pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) -> ApiResult<()> {
+pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32) -> Result<()> {
     let zone = zones::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))?;
+        .ok_or_else(|| Error::not_found("Zone"))?;
     let _lock = dns.files.lock_zone(&zone.name).await;
     let txn = crate::db::write_txn(db).await?;
     dns_records::Entity::delete_many()
@@ -608,7 +602,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
         .await?;
     let res = zones::Entity::delete_by_id(id).exec(&txn).await?;
     if res.rows_affected == 0 {
-        return Err(ApiError::not_found("Zone"));
+        return Err(Error::not_found("Zone"));
     }
     audit::record(
         &txn,
@@ -634,9 +628,9 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Actor, id: i32) 
 }
 
 /// The zone as an RFC 1035 master file, exactly as BIND serves it.
-pub async fn export(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model) -> ApiResult<String> {
+pub async fn export(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model) -> Result<String> {
     if zone.zone_type != "master" {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "zone_type",
             "only master zones have a zone file to export",
         ));
@@ -649,14 +643,14 @@ pub async fn export(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model) -> 
         .await?;
     dns.files
         .render_zone_text(zone, &records)
-        .map_err(ApiError::internal)
+        .map_err(Error::internal)
 }
 
 pub fn zone_event_for_records(
     z: &zones::Model,
     old_count: u64,
     new_count: u64,
-    actor: &Actor,
+    actor: &Caller,
 ) -> Event {
     zone_event(
         z,
@@ -670,11 +664,11 @@ pub fn zone_event_for_records(
     )
 }
 
-pub async fn by_name(db: &DatabaseConnection, name: &str) -> ApiResult<zones::Model> {
-    let n = names::zone_name(name).map_err(|m| ApiError::validation("name", m))?;
+pub async fn by_name(db: &DatabaseConnection, name: &str) -> Result<zones::Model> {
+    let n = names::zone_name(name).map_err(|m| Error::validation("name", m))?;
     zones::Entity::find()
         .filter(zones::Column::Name.eq(n))
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("Zone"))
+        .ok_or_else(|| Error::not_found("Zone"))
 }

@@ -254,7 +254,7 @@ async fn open(
     let token = q.token.unwrap_or_default();
     let refuse =
         |code: &'static str, message: &str, close: u16| Rejected::new(code, message, close);
-    let auth = match authenticate(&state, &token).await {
+    let auth = match authenticate(&state, &token, crate::http::client_ip(&req)).await {
         Ok(a) if !a.user.must_change_password => a,
         Ok(_) => {
             let r = refuse(
@@ -315,7 +315,7 @@ async fn open(
     } else {
         grants::granted_zone_ids(&state.db, auth.user.id)
             .await
-            .map_err(|e| actix_web::error::ErrorInternalServerError(e.message))?
+            .map_err(|e| actix_web::error::ErrorInternalServerError(e.public_message()))?
             .into_iter()
             .collect()
     };

@@ -385,8 +385,13 @@ impl WsSession {
     /// Writes an audit row in the background: the socket never waits on it.
     fn audit(&self, action: &'static str, after: Value) {
         let db = self.state.db.clone();
-        let actor = crate::services::Actor {
-            id: Some(self.handle.user_id),
+        let actor = crate::services::Caller {
+            user_id: Some(self.handle.user_id),
+            role: if self.handle.is_admin() {
+                crate::services::Role::Admin
+            } else {
+                crate::services::Role::User
+            },
             username: Some(self.opts.username.clone()),
             ip: self.opts.ip.clone(),
         };

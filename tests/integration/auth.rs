@@ -214,7 +214,7 @@ async fn lockout_and_admin_unlock(b: Backend) {
 /// The TOTP code for a fixed time, so the test does not depend on which
 /// 30-second step it happens to run in.
 fn code_at(secret: &str, unix_time: i64) -> String {
-    let t = hybrid_dns::auth::totp::build(secret, "x").unwrap();
+    let t = hybrid_dns::services::credentials::totp::build(secret, "x").unwrap();
     t.generate(unix_time as u64).to_string()
 }
 

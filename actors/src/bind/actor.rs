@@ -247,7 +247,8 @@ impl BindActor {
             if settings.mode == BindMode::Managed && errors.is_empty() {
                 for (zone, serial) in &expect {
                     let limit = Duration::from_secs(10);
-                    if !super::probe::wait_for_serial(settings.dns_port, zone, *serial, limit).await
+                    if !crate::dns_client::wait_for_serial(settings.dns_port, zone, *serial, limit)
+                        .await
                     {
                         errors.push(format!(
                             "named did not serve serial {serial} of {zone} within 10 s"

@@ -1,9 +1,9 @@
 //! BIND integration: rendering, checks, and the BindActor that owns `named`.
 
 pub mod actor;
+pub mod commit;
 pub mod dynamic;
 pub mod files;
-pub mod probe;
 pub mod render;
 pub mod sync;
 pub mod zonedata;

@@ -4,19 +4,32 @@
 //! accept them commits, installs by atomic rename and asks BindActor to
 //! reload. A refused check rolls everything back and leaves the old files.
 
-use actix::Addr;
-use chrono::{Datelike, Utc};
-use hdns_actors::bind::actor::SharedStatus;
 use std::time::{Duration, Instant};
 
-use hdns_actors::bind::sync::{BindError, BindFiles, StageTimings};
-use hdns_actors::bind::{BindActor, Reload, Staged};
-use hdns_actors::bus::EventBus;
-use hdns_actors::events::{now_iso, Event, EventType};
+use actix::Addr;
+use chrono::{Datelike, Utc};
 use hdns_entities::{dns_records, zones};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, IntoActiveModel, Set};
 
-use crate::error::{ApiError, ApiResult};
+use super::actor::SharedStatus;
+use super::sync::{BindError, BindFiles, StageTimings};
+use super::{BindActor, Reload, Staged};
+use crate::bus::EventBus;
+use crate::events::{now_iso, Event, EventType};
+
+/// Why a change did not reach BIND. A refusal rolled the transaction back
+/// and left the old files in place.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("BIND refused the change: {}", .output.lines().next().unwrap_or(""))]
+    Refused { output: String },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type CommitResult<T> = Result<T, CommitError>;
 
 /// Where committing a zone change spent its time.
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,30 +95,24 @@ impl Dns {
         }
     }
 
-    fn refused(&self, what: &str, message: String) -> ApiError {
+    fn refused(&self, what: &str, output: String) -> CommitError {
         self.bus.publish(Event::new(
             EventType::HealthAlert,
             serde_json::json!({
                 "component": "bind9",
                 "status": "warning",
                 "metrics": {},
-                "message": format!("{what} refused by BIND's checker: {message}"),
+                "message": format!("{what} refused by BIND's checker: {output}"),
                 "timestamp": now_iso(),
             }),
         ));
-        let first = message.lines().next().unwrap_or("").to_string();
-        ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "bind_check_failed",
-            format!("BIND refused the change: {first}"),
-        )
-        .with_details(serde_json::json!({ "field": "zone", "checker_output": message }))
+        CommitError::Refused { output }
     }
 
-    fn map(&self, what: &str, e: BindError) -> ApiError {
+    fn map(&self, what: &str, e: BindError) -> CommitError {
         match e {
             BindError::Check(m) => self.refused(what, m),
-            BindError::Internal(m) => ApiError::internal(m),
+            BindError::Internal(m) => CommitError::Internal(m),
         }
     }
 
@@ -118,7 +125,7 @@ impl Dns {
         txn: DatabaseTransaction,
         zone: zones::Model,
         reconfig: bool,
-    ) -> ApiResult<zones::Model> {
+    ) -> CommitResult<zones::Model> {
         self.commit_zone_timed(txn, zone, reconfig, None)
             .await
             .map(|(z, _)| z)
@@ -133,7 +140,7 @@ impl Dns {
         zone: zones::Model,
         reconfig: bool,
         records: Option<Vec<dns_records::Model>>,
-    ) -> ApiResult<(zones::Model, CommitTimings)> {
+    ) -> CommitResult<(zones::Model, CommitTimings)> {
         let mut t = CommitTimings::default();
         let zone = if zone.zone_type == "master" {
             let mut am = zone.clone().into_active_model();
@@ -207,7 +214,7 @@ impl Dns {
         txn: DatabaseTransaction,
         what: &str,
         flush: Vec<String>,
-    ) -> ApiResult<()> {
+    ) -> CommitResult<()> {
         let _conf = self.files.lock_conf().await;
         let staged = self
             .files
@@ -225,7 +232,7 @@ impl Dns {
     /// Finishes a change to the manual response-policy rules (the caller
     /// holds the zone's lock): renders and checks the zone, commits,
     /// installs and waits until named serves it. Returns the zone's serial.
-    pub async fn commit_policy(&self, txn: DatabaseTransaction, what: &str) -> ApiResult<i64> {
+    pub async fn commit_policy(&self, txn: DatabaseTransaction, what: &str) -> CommitResult<i64> {
         let (staged, serial) = self
             .files
             .stage_manual_rpz(&txn)
@@ -233,7 +240,7 @@ impl Dns {
             .map_err(|e| self.map(what, e))?;
         txn.commit().await?;
         install(staged).await?;
-        let zone = hdns_actors::rpz::MANUAL_ZONE.to_string();
+        let zone = crate::rpz::MANUAL_ZONE.to_string();
         self.reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
             .await;
         Ok(serial)
@@ -252,8 +259,10 @@ impl Dns {
     }
 }
 
-async fn install(s: Staged) -> ApiResult<()> {
-    s.install().await.map_err(ApiError::internal)
+async fn install(s: Staged) -> CommitResult<()> {
+    s.install()
+        .await
+        .map_err(|e| CommitError::Internal(e.to_string()))
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@ use std::path::Path;
 use hdns_entities::users;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
-use super::users::{CreateUser, Role};
-use super::Actor;
-use crate::auth::tokens;
 use crate::config::Config;
+use crate::services::credentials::tokens;
+use crate::services::users::{CreateUser, Role};
+use crate::services::Caller;
 
 /// The signing secret: from config, else from `data_dir/jwt_secret` (created
 /// with mode 0600 on first start).
@@ -71,9 +71,9 @@ pub async fn ensure_admin(db: &DatabaseConnection, cfg: &Config) -> Result<Optio
         Some(p) => (p.clone(), false),
         None => (tokens::random_token(15), true),
     };
-    super::users::create(
+    crate::services::users::create(
         db,
-        &Actor::system(),
+        &Caller::system(),
         CreateUser {
             username: "admin".into(),
             password: password.clone(),
@@ -84,6 +84,6 @@ pub async fn ensure_admin(db: &DatabaseConnection, cfg: &Config) -> Result<Optio
         },
     )
     .await
-    .map_err(|e| format!("cannot create the bootstrap admin: {}", e.message))?;
+    .map_err(|e| format!("cannot create the bootstrap admin: {}", e))?;
     Ok(generated.then_some(password))
 }
