@@ -170,6 +170,31 @@ impl Config {
             lockout_duration_secs: self.lockout_duration_secs,
         }
     }
+    /// What the monitoring actors take.
+    pub fn monitor_settings(&self) -> hdns_actors::monitor::Settings {
+        hdns_actors::monitor::Settings {
+            query_log_path: self.query_log_path.clone(),
+            query_stream_max_per_sec: self.query_stream_max_per_sec,
+            metrics_interval: std::time::Duration::from_secs(self.metrics_interval_secs),
+            health_interval: std::time::Duration::from_secs(self.health_interval_secs),
+            data_dir: self.data_dir.clone(),
+            retention: hdns_actors::monitor::retention::Retention {
+                query_stats_days: self.retention_query_stats_days,
+                events_days: self.retention_events_days,
+                health_days: self.retention_health_days,
+            },
+        }
+    }
+
+    /// What the ThreatFeedActor takes.
+    pub fn feed_settings(&self) -> hdns_actors::rpz::feed_actor::FeedSettings {
+        hdns_actors::rpz::feed_actor::FeedSettings {
+            dir: self.threat_feed_dir(),
+            max_bytes: self.threat_feed_max_bytes,
+            timeout: std::time::Duration::from_secs(self.threat_feed_timeout_secs),
+        }
+    }
+
     pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Self, String> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {

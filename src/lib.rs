@@ -11,8 +11,6 @@ pub mod db;
 pub mod dns;
 pub mod error;
 pub mod http;
-pub mod monitor;
-pub mod security;
 pub mod server;
 pub mod services;
 pub mod state;

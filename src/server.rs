@@ -62,8 +62,15 @@ pub async fn prepare(cfg: Config) -> Result<AppState, String> {
         .map_err(|e| format!("cannot start the event dispatcher: {e}"))?;
     crate::ws::spawn_session_sweeper(hub.clone(), conn.clone(), std::time::Duration::from_secs(2));
     let cfg = Arc::new(cfg);
-    let monitor = crate::monitor::start(&cfg, &conn, &dns).await?;
-    let security = crate::security::start(&cfg, &conn, &dns, monitor.scheduler.clone()).await?;
+    let monitor = hdns_actors::monitor::start(&cfg.monitor_settings(), &conn, &dns).await?;
+    let security = hdns_actors::rpz::security::start(
+        cfg.feed_settings(),
+        std::time::Duration::from_secs(cfg.threat_alert_window_secs),
+        &conn,
+        &dns,
+        monitor.scheduler.clone(),
+    )
+    .await?;
     let jwt = Arc::new(JwtKeys::new(&secret));
     let state = AppState {
         security,

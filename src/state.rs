@@ -21,6 +21,6 @@ pub struct AppState {
     pub dns: Dns,
     pub bulk: BulkRegistry,
     pub hub: Arc<crate::ws::Hub>,
-    pub monitor: crate::monitor::Monitor,
-    pub security: crate::security::Security,
+    pub monitor: hdns_actors::monitor::Monitor,
+    pub security: hdns_actors::rpz::security::Security,
 }

@@ -76,6 +76,45 @@ pub async fn query(
     }
 }
 
+/// One server's answer to a test or health query, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerResult {
+    pub address: String,
+    pub port: u16,
+    pub success: bool,
+    /// DNS response code, e.g. `NoError`, `NXDomain`.
+    pub rcode: Option<String>,
+    pub answers: Vec<String>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// One recursive query with a 2-second limit, summarised: how forwarders
+/// are tested and health-checked.
+pub async fn probe(server: SocketAddr, name: Name, rtype: RecordType) -> ServerResult {
+    let outcome = query(server, name, rtype, true, Duration::from_secs(2)).await;
+    let mut result = ServerResult {
+        address: server.ip().to_string(),
+        port: server.port(),
+        success: false,
+        rcode: None,
+        answers: Vec::new(),
+        latency_ms: None,
+        error: None,
+    };
+    match outcome {
+        Err(e) => result.error = Some(e),
+        Ok(a) => {
+            result.latency_ms = Some((a.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
+            result.rcode = Some(format!("{:?}", a.rcode));
+            result.success = a.is_healthy();
+            result.answers = a.answers;
+        }
+    }
+    result
+}
+
 /// The serial named serves for `zone` on 127.0.0.1:`port`, if it answers.
 pub async fn soa_serial(port: u16, zone: &str) -> Option<u32> {
     let name = Name::from_ascii(format!("{zone}.")).ok()?;

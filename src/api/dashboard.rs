@@ -15,9 +15,9 @@ use super::events::LoggedEvent;
 use super::realtime::{health_statuses, latest_metrics, ComponentStatus};
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
-use crate::monitor::metrics::SystemMetrics;
 use crate::services::grants;
 use crate::state::AppState;
+use hdns_actors::monitor::metrics::SystemMetrics;
 
 #[derive(Serialize, ToSchema)]
 pub struct QueryPanel {

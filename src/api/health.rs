@@ -125,8 +125,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 pub struct ComponentsResponse {
     /// The worst component status: `healthy`, `warning`, `critical` or `unknown`
     /// (before the first round of checks).
-    pub status: crate::monitor::health::Status,
-    pub components: Vec<crate::monitor::health::Check>,
+    pub status: hdns_actors::monitor::health::Status,
+    pub components: Vec<hdns_actors::monitor::health::Check>,
     pub timestamp: String,
 }
 
@@ -134,7 +134,7 @@ pub struct ComponentsResponse {
 #[utoipa::path(get, path = "/api/health/components", tag = "health", security(("bearer" = [])),
     responses((status = 200, body = ComponentsResponse), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn components(state: web::Data<AppState>, _user: crate::auth::AuthUser) -> HttpResponse {
-    use crate::monitor::health::Status;
+    use hdns_actors::monitor::health::Status;
     let components = state.monitor.health.latest();
     let rank = |s: Status| match s {
         Status::Critical => 3,

@@ -10,8 +10,8 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::extract::bearer_token;
 use crate::error::ApiError;
-use crate::monitor::health::Status;
 use crate::state::AppState;
+use hdns_actors::monitor::health::Status;
 
 /// Prometheus label values escape `\`, `"` and newlines.
 fn label(v: &str) -> String {

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
-use crate::monitor::health::Status;
-use crate::monitor::metrics::SystemMetrics;
 use crate::state::AppState;
+use hdns_actors::monitor::health::Status;
+use hdns_actors::monitor::metrics::SystemMetrics;
 
 #[derive(Serialize, ToSchema)]
 pub struct ComponentStatus {

@@ -49,7 +49,7 @@ pub struct SystemInfo {
     /// Blocked lookups read from named's `rpz` log; `threat_detected` events
     /// over the per-second cap and alerts within a client's window are counted, not sent.
     #[schema(value_type = Object)]
-    pub threat_detection: crate::security::detect::DetectStats,
+    pub threat_detection: hdns_actors::rpz::detect::DetectStats,
     /// Events whose event-log write failed.
     pub event_log_failures: u64,
     /// The configuration in force; secrets are `<redacted>`.

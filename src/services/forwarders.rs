@@ -1,10 +1,8 @@
 //! Conditional forwarders: queries for their domains go to their servers.
 //! Rendered as forward zones; `test` sends real DNS queries to each server.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use chrono::Utc;
+use hdns_actors::dns_client::{probe, ServerResult};
 use hdns_actors::events::{diff, Event, EventType};
 use hdns_entities::{forwarders, zones};
 use hickory_proto::rr::{Name, RecordType};
@@ -342,18 +340,6 @@ pub struct TestRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ServerResult {
-    pub address: String,
-    pub port: u16,
-    pub success: bool,
-    /// DNS response code, e.g. `NoError`, `NXDomain`.
-    pub rcode: Option<String>,
-    pub answers: Vec<String>,
-    pub latency_ms: Option<f64>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct TestResult {
     pub forwarder_id: i32,
     pub query_name: String,
@@ -379,7 +365,7 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> Result<TestResult>
     let results = futures_util::future::join_all(
         f.server_addrs()
             .into_iter()
-            .map(|server| query(server, name.clone(), rtype)),
+            .map(|server| probe(server, name.clone(), rtype)),
     )
     .await;
     Ok(TestResult {
@@ -389,29 +375,4 @@ pub async fn test(f: &forwarders::Model, req: TestRequest) -> Result<TestResult>
         healthy: !results.is_empty() && results.iter().all(|r| r.success),
         results,
     })
-}
-
-/// One real UDP query with a 2-second timeout.
-pub async fn query(server: SocketAddr, name: Name, rtype: RecordType) -> ServerResult {
-    let outcome =
-        hdns_actors::dns_client::query(server, name, rtype, true, Duration::from_secs(2)).await;
-    let mut result = ServerResult {
-        address: server.ip().to_string(),
-        port: server.port(),
-        success: false,
-        rcode: None,
-        answers: Vec::new(),
-        latency_ms: None,
-        error: None,
-    };
-    match outcome {
-        Err(e) => result.error = Some(e),
-        Ok(a) => {
-            result.latency_ms = Some((a.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
-            result.rcode = Some(format!("{:?}", a.rcode));
-            result.success = a.is_healthy();
-            result.answers = a.answers;
-        }
-    }
-    result
 }

@@ -18,8 +18,8 @@ use super::audit::{self, Entry};
 use super::error::{Error, Result};
 use super::rpz::{check_action, check_category, check_target};
 use super::Caller;
-use crate::security::feeds::{check_file, normalize_schedule, redact_url, ThreatFeedActor};
 use hdns_actors::bind::commit::Dns;
+use hdns_actors::rpz::feed_actor::{check_file, normalize_schedule, redact_url, ThreatFeedActor};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct FeedInput {

@@ -1,10 +1,16 @@
 //! Response-policy zones: domain normalisation, threat-feed parsing and
-//! diffing, zone rendering and parsing of named's `rpz` log. Pure code; the
-//! ThreatFeedActor and the REST services drive it.
+//! diffing, zone rendering and parsing of named's `rpz` log (pure code), and
+//! the runtime around them: the ThreatFeedActor (`feed_actor`), threat
+//! detection from named's `rpz` log (`detect`), security alerts (`alerts`),
+//! started together by `security::start`.
 
+pub mod alerts;
+pub mod detect;
 pub mod feed;
+pub mod feed_actor;
 pub mod log;
 pub mod names;
+pub mod security;
 pub mod zone;
 
 /// Every policy zone lives under this suffix, which user zones may not use.

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use hdns_actors::bind::{actor::rndc, BindMode};
-use hdns_actors::events::{Event, EventType, Priority};
+use crate::bind::{actor::rndc, BindMode};
+use crate::events::{Event, EventType, Priority};
 use hdns_entities::{forwarders, health_checks, zones};
 use hickory_proto::rr::{Name, RecordType};
 use sea_orm::{
@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::metrics::Sampler;
-use crate::services::forwarders::query;
-use hdns_actors::bind::commit::Dns;
+use crate::bind::commit::Dns;
+use crate::dns_client::probe as query;
 
 /// Usage at or above these is `warning`, then `critical`.
 const WARN_PERCENT: f64 = 85.0;
@@ -31,7 +31,8 @@ const CRIT_PERCENT: f64 = 95.0;
 /// A DNS or database answer slower than this is `warning`.
 const SLOW_MS: f64 = 500.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Healthy,
@@ -52,7 +53,8 @@ impl Status {
 }
 
 /// One component's latest result.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Check {
     /// `bind9`, `forwarder`, `database` or `system`.
     pub component: &'static str,
@@ -62,7 +64,7 @@ pub struct Check {
     pub response_time_ms: Option<f64>,
     pub message: String,
     /// `cpu_usage`, `memory_usage`, `disk_usage`, `error_rate` where they apply.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metrics: Value,
     #[serde(skip)]
     pub forwarder_id: Option<i32>,
@@ -121,7 +123,7 @@ fn check(
         message,
         metrics: json!({}),
         forwarder_id: None,
-        checked_at: hdns_actors::events::now_iso(),
+        checked_at: crate::events::now_iso(),
     }
 }
 
@@ -409,14 +411,72 @@ impl Runner {
     }
 }
 
-/// Runs the checks now, then every `every` on the scheduler.
-pub async fn spawn(
-    scheduler: &tokio_cron_scheduler::JobScheduler,
+/// HealthActor: runs a round of checks when started and every `every`
+/// after. A round is one `RunChecks`; a slow round (timeouts) is never
+/// overlapped by the next one. Supervised: a round that panics raises a
+/// `health_alert` and restarts the actor with its alert memory cleared.
+pub struct HealthActor {
+    runner: Arc<Runner>,
+    every: Duration,
+    busy: bool,
+}
+
+/// Run one round of checks now (skipped while a round is running).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct RunChecks;
+
+impl actix::Actor for HealthActor {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        use actix::AsyncContext;
+        ctx.notify(RunChecks);
+        ctx.run_interval(self.every, |_, ctx| ctx.notify(RunChecks));
+    }
+}
+
+impl actix::Supervised for HealthActor {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        self.busy = false;
+        // A panic mid-round may have poisoned the lock: start from scratch.
+        self.runner.previous.clear_poison();
+        if let Ok(mut p) = self.runner.previous.lock() {
+            p.clear();
+        }
+        self.runner.sampler.clear_poison();
+    }
+}
+
+impl crate::supervise::Rounds for HealthActor {
+    fn busy(&mut self) -> &mut bool {
+        &mut self.busy
+    }
+}
+
+impl actix::Handler<RunChecks> for HealthActor {
+    type Result = ();
+
+    fn handle(&mut self, _: RunChecks, ctx: &mut Self::Context) {
+        let runner = self.runner.clone();
+        let bus = runner.dns.bus.clone();
+        crate::supervise::spawn_round(
+            self,
+            ctx,
+            "health",
+            bus,
+            async move { runner.run_once().await },
+        );
+    }
+}
+
+/// Starts the supervised HealthActor on the current arbiter.
+pub fn spawn(
     every: Duration,
     dns: Dns,
     db: DatabaseConnection,
     data_dir: &std::path::Path,
-) -> Result<Health, String> {
+) -> (actix::Addr<HealthActor>, Health) {
     let health = Health::default();
     let runner = Arc::new(Runner {
         dns,
@@ -426,24 +486,10 @@ pub async fn spawn(
         previous: Mutex::new(HashMap::new()),
         health: health.clone(),
     });
-    // A slow round (timeouts) never overlaps the next one, the first included.
-    let busy = Arc::new(tokio::sync::Mutex::new(()));
-    let (first, first_busy) = (runner.clone(), busy.clone());
-    tokio::spawn(async move {
-        let _guard = first_busy.lock().await;
-        first.run_once().await
+    let addr = actix::Supervisor::start(move |_| HealthActor {
+        runner,
+        every,
+        busy: false,
     });
-    let job = tokio_cron_scheduler::Job::new_repeated_async(every, move |_id, _sched| {
-        let (runner, busy) = (runner.clone(), busy.clone());
-        Box::pin(async move {
-            let Ok(_guard) = busy.try_lock() else { return };
-            runner.run_once().await;
-        })
-    })
-    .map_err(|e| format!("health schedule: {e}"))?;
-    scheduler
-        .add(job)
-        .await
-        .map_err(|e| format!("health schedule: {e}"))?;
-    Ok(health)
+    (addr, health)
 }

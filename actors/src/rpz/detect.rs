@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hdns_actors::bus::EventBus;
-use hdns_actors::events::{Event, EventType, Priority};
-use hdns_actors::querylog::stats::{bump, top, Map};
-use hdns_actors::querylog::tail::Follower;
-use hdns_actors::rpz::{self, log, Category};
+use crate::bus::EventBus;
+use crate::events::{Event, EventType, Priority};
+use crate::querylog::stats::{bump, top, Map};
+use crate::querylog::tail::Follower;
+use crate::rpz::{self, log, Category};
 use hdns_entities::{blocked_stats, rpz_rules, threat_feeds};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -286,7 +286,7 @@ async fn consume(
                     "source_ip": h.client_ip,
                     "domain": h.qname,
                     "details": details,
-                    "timestamp": crate::now_iso(),
+                    "timestamp": crate::events::now_iso(),
                 }),
             );
             if !critical {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counters {
     /// Requests over IPv4 and IPv6 since named started.
     pub queries: u64,
@@ -16,7 +17,8 @@ pub struct Counters {
 }
 
 /// Ratios over the last minute (0 when there were no queries).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ratios {
     pub nxdomain_ratio: f64,
     pub blocked_ratio: f64,

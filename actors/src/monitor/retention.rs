@@ -5,7 +5,13 @@
 use hdns_entities::{blocked_stats, event_log, health_checks, query_stats, security_alerts};
 use sea_orm::{ColumnTrait, DatabaseConnection, DeleteResult, EntityTrait, QueryFilter};
 
-use crate::config::Config;
+/// Days each kind of history is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub query_stats_days: u32,
+    pub events_days: u32,
+    pub health_days: u32,
+}
 
 fn cutoff(days: u32) -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() - chrono::Duration::days(i64::from(days))
@@ -14,28 +20,28 @@ fn cutoff(days: u32) -> chrono::DateTime<chrono::Utc> {
 /// Deletes what is past retention; returns rows deleted per table.
 pub async fn sweep(
     db: &DatabaseConnection,
-    cfg: &Config,
+    cfg: &Retention,
 ) -> Result<[(&'static str, u64); 5], sea_orm::DbErr> {
     let q: DeleteResult = query_stats::Entity::delete_many()
-        .filter(query_stats::Column::Minute.lt(cutoff(cfg.retention_query_stats_days)))
+        .filter(query_stats::Column::Minute.lt(cutoff(cfg.query_stats_days)))
         .exec(db)
         .await?;
     let b = blocked_stats::Entity::delete_many()
-        .filter(blocked_stats::Column::Minute.lt(cutoff(cfg.retention_query_stats_days)))
+        .filter(blocked_stats::Column::Minute.lt(cutoff(cfg.query_stats_days)))
         .exec(db)
         .await?;
     // Alerts nobody acknowledged stay until someone has seen them.
     let a = security_alerts::Entity::delete_many()
         .filter(security_alerts::Column::Acknowledged.eq(true))
-        .filter(security_alerts::Column::CreatedAt.lt(cutoff(cfg.retention_events_days)))
+        .filter(security_alerts::Column::CreatedAt.lt(cutoff(cfg.events_days)))
         .exec(db)
         .await?;
     let e = event_log::Entity::delete_many()
-        .filter(event_log::Column::CreatedAt.lt(cutoff(cfg.retention_events_days)))
+        .filter(event_log::Column::CreatedAt.lt(cutoff(cfg.events_days)))
         .exec(db)
         .await?;
     let h = health_checks::Entity::delete_many()
-        .filter(health_checks::Column::CheckedAt.lt(cutoff(cfg.retention_health_days)))
+        .filter(health_checks::Column::CheckedAt.lt(cutoff(cfg.health_days)))
         .exec(db)
         .await?;
     Ok([
@@ -47,7 +53,7 @@ pub async fn sweep(
     ])
 }
 
-async fn sweep_logged(db: &DatabaseConnection, cfg: &Config) {
+async fn sweep_logged(db: &DatabaseConnection, cfg: &Retention) {
     match sweep(db, cfg).await {
         Ok(counts) => tracing::info!(?counts, "retention sweep"),
         Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
@@ -58,12 +64,12 @@ async fn sweep_logged(db: &DatabaseConnection, cfg: &Config) {
 pub async fn schedule(
     scheduler: &tokio_cron_scheduler::JobScheduler,
     db: DatabaseConnection,
-    cfg: std::sync::Arc<Config>,
+    cfg: Retention,
 ) -> Result<(), String> {
-    let (db0, cfg0) = (db.clone(), cfg.clone());
-    tokio::spawn(async move { sweep_logged(&db0, &cfg0).await });
+    let db0 = db.clone();
+    tokio::spawn(async move { sweep_logged(&db0, &cfg).await });
     let job = tokio_cron_scheduler::Job::new_async("0 7 * * * *", move |_id, _sched| {
-        let (db, cfg) = (db.clone(), cfg.clone());
+        let db = db.clone();
         Box::pin(async move { sweep_logged(&db, &cfg).await })
     })
     .map_err(|e| format!("retention schedule: {e}"))?;
@@ -77,15 +83,20 @@ pub async fn schedule(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hdns_migrations::MigratorTrait;
     use sea_orm::{ActiveModelTrait, PaginatorTrait, Set};
 
     #[tokio::test]
     async fn deletes_only_what_is_past_retention() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = crate::db::connect(&url).await.unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        let cfg = Config::default();
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        hdns_migrations::Migrator::up(&db, None).await.unwrap();
+        let cfg = Retention {
+            query_stats_days: 30,
+            events_days: 30,
+            health_days: 7,
+        };
         for days_ago in [1, 31, 400] {
             event_log::ActiveModel {
                 event_type: Set("zone_created".into()),

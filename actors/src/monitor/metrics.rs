@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hdns_actors::bus::EventBus;
-use hdns_actors::events::{Event, EventType};
-use hdns_actors::querylog::QueryLog;
+use crate::bus::EventBus;
+use crate::events::{Event, EventType};
+use crate::querylog::QueryLog;
 use hdns_entities::{dns_records, zones};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
@@ -17,14 +17,16 @@ use sysinfo::{Disks, Networks, System};
 
 use super::bind_stats::{self, ratios as ratios_between, Counters, Ratios};
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cpu {
     pub usage_percent: f64,
     /// 1, 5 and 15 minutes.
     pub load_average: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     pub total: u64,
     pub used: u64,
@@ -32,7 +34,8 @@ pub struct Usage {
     pub usage_percent: f64,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Network {
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -40,14 +43,16 @@ pub struct Network {
     pub packets_received: u64,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DnsFigures {
     pub queries_per_second: f64,
     pub active_zones: u64,
     pub total_records: u64,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metrics {
     pub cpu: Cpu,
     pub memory: Usage,
@@ -57,7 +62,8 @@ pub struct Metrics {
 }
 
 /// `SystemMetricsEvent` of the spec.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemMetrics {
     pub metrics: Metrics,
     pub timestamp: String,
@@ -176,82 +182,163 @@ pub struct Sources {
     pub stats_port: Option<u16>,
 }
 
+/// What one sample needs between rounds: the host sampler and the last
+/// minute of named's counters (ratios span it).
+#[derive(Default)]
+struct Window {
+    sampler: Option<Sampler>,
+    counters: std::collections::VecDeque<(std::time::Instant, Counters)>,
+}
+
+/// MetricsActor: takes a `Sample` every interval and publishes it as
+/// `system_metrics`. Supervised: a sample that panics raises a
+/// `health_alert` and restarts the actor with a fresh window.
+pub struct MetricsActor {
+    every: Duration,
+    sources: Arc<Sources>,
+    db: DatabaseConnection,
+    queries: QueryLog,
+    bus: EventBus,
+    http: reqwest::Client,
+    window: Arc<tokio::sync::Mutex<Window>>,
+    latest: Latest,
+    ratios: SharedRatios,
+    busy: bool,
+}
+
+/// Take one sample now (skipped while one is being taken).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Sample;
+
+impl actix::Actor for MetricsActor {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        use actix::AsyncContext;
+        ctx.run_interval(self.every, |_, ctx| ctx.notify(Sample));
+    }
+}
+
+impl actix::Supervised for MetricsActor {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        self.busy = false;
+        self.window = Default::default();
+    }
+}
+
+impl crate::supervise::Rounds for MetricsActor {
+    fn busy(&mut self) -> &mut bool {
+        &mut self.busy
+    }
+}
+
+impl actix::Handler<Sample> for MetricsActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Sample, ctx: &mut Self::Context) {
+        let work = sample(
+            self.sources.clone(),
+            self.window.clone(),
+            self.http.clone(),
+            self.db.clone(),
+            self.queries.clone(),
+            self.bus.clone(),
+            self.latest.clone(),
+            self.ratios.clone(),
+        );
+        crate::supervise::spawn_round(self, ctx, "metrics", self.bus.clone(), work);
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // the actor's parts, moved onto a task
+async fn sample(
+    sources: Arc<Sources>,
+    window: Arc<tokio::sync::Mutex<Window>>,
+    http: reqwest::Client,
+    db: DatabaseConnection,
+    queries: QueryLog,
+    bus: EventBus,
+    latest: Latest,
+    ratios: SharedRatios,
+) {
+    let mut w = window.lock().await;
+    // sysinfo reads /proc and statfs: keep it off the async workers (the
+    // sampler is made there on first use and kept).
+    let (kept, dir) = (w.sampler.take(), sources.data_dir.clone());
+    let sampled = tokio::task::spawn_blocking(move || {
+        let mut s = kept.unwrap_or_else(|| Sampler::new(&dir));
+        let h = s.host();
+        (s, h)
+    })
+    .await;
+    let (s, host) = match sampled {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics sample failed");
+            return;
+        }
+    };
+    w.sampler = Some(s);
+    if let Some(port) = sources.stats_port {
+        if let Some(now) = bind_stats::fetch(&http, port).await {
+            let t = std::time::Instant::now();
+            while w
+                .counters
+                .get(1)
+                .is_some_and(|(at, _)| t.duration_since(*at) >= Duration::from_secs(60))
+            {
+                w.counters.pop_front();
+            }
+            let r = ratios_between(w.counters.front().map_or(now, |(_, c)| *c), now);
+            w.counters.push_back((t, now));
+            if let Ok(mut slot) = ratios.write() {
+                *slot = r;
+            }
+        }
+    }
+    drop(w);
+    let (cpu, memory, disk, network) = host;
+    let dns = dns_figures(&db, &queries).await;
+    let m = SystemMetrics {
+        metrics: Metrics {
+            cpu,
+            memory,
+            disk,
+            network,
+            dns,
+        },
+        timestamp: crate::events::now_iso(),
+    };
+    bus.publish(Event::new(EventType::SystemMetrics, &m));
+    if let Ok(mut l) = latest.write() {
+        *l = Some(m);
+    }
+}
+
+/// Starts the supervised MetricsActor on the current arbiter.
 pub fn spawn(
     every: Duration,
     sources: Sources,
     db: DatabaseConnection,
     queries: QueryLog,
     bus: EventBus,
-) -> (Latest, SharedRatios) {
+) -> (actix::Addr<MetricsActor>, Latest, SharedRatios) {
     let latest: Latest = Arc::new(RwLock::new(None));
     let ratios: SharedRatios = Arc::new(RwLock::new(Ratios::default()));
-    let out = latest.clone();
-    let ratios_out = ratios.clone();
-    let Sources {
-        data_dir,
-        stats_port,
-    } = sources;
-    tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        // Samples of named's counters over the last minute: ratios span it.
-        let mut window: std::collections::VecDeque<(std::time::Instant, Counters)> =
-            std::collections::VecDeque::new();
-        let mut sampler: Option<Sampler> = None;
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            // sysinfo reads /proc and statfs: keep it off the async workers
-            // (the sampler is made there on first use and kept).
-            let (kept, dir) = (sampler.take(), data_dir.clone());
-            let sampled = tokio::task::spawn_blocking(move || {
-                let mut s = kept.unwrap_or_else(|| Sampler::new(&dir));
-                let h = s.host();
-                (s, h)
-            })
-            .await;
-            let (s, host) = match sampled {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics sample failed");
-                    continue;
-                }
-            };
-            sampler = Some(s);
-            if let Some(port) = stats_port {
-                if let Some(now) = bind_stats::fetch(&http, port).await {
-                    let t = std::time::Instant::now();
-                    while window
-                        .get(1)
-                        .is_some_and(|(at, _)| t.duration_since(*at) >= Duration::from_secs(60))
-                    {
-                        window.pop_front();
-                    }
-                    let r = ratios_between(window.front().map_or(now, |(_, c)| *c), now);
-                    window.push_back((t, now));
-                    if let Ok(mut slot) = ratios_out.write() {
-                        *slot = r;
-                    }
-                }
-            }
-            let (cpu, memory, disk, network) = host;
-            let dns = dns_figures(&db, &queries).await;
-            let m = SystemMetrics {
-                metrics: Metrics {
-                    cpu,
-                    memory,
-                    disk,
-                    network,
-                    dns,
-                },
-                timestamp: hdns_actors::events::now_iso(),
-            };
-            bus.publish(Event::new(EventType::SystemMetrics, &m));
-            if let Ok(mut l) = out.write() {
-                *l = Some(m);
-            }
-        }
+    let sources = Arc::new(sources);
+    let (l, r) = (latest.clone(), ratios.clone());
+    let addr = actix::Supervisor::start(move |_| MetricsActor {
+        every,
+        sources,
+        db,
+        queries,
+        bus,
+        http: reqwest::Client::new(),
+        window: Default::default(),
+        latest: l,
+        ratios: r,
+        busy: false,
     });
-    (latest, ratios)
+    (addr, latest, ratios)
 }

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::bind::dynamic;
+use crate::dns_client as probe;
+use crate::events::{Event, EventType};
+use crate::rpz::{self, feed, Action, Category};
 use chrono::Utc;
 use dashmap::DashMap;
-use hdns_actors::bind::dynamic;
-use hdns_actors::dns_client as probe;
-use hdns_actors::events::{Event, EventType};
-use hdns_actors::rpz::{self, feed, Action, Category};
 use hdns_entities::threat_feeds;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
@@ -21,7 +21,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
 use super::alerts::{self, Alert};
-use hdns_actors::bind::commit::Dns;
+use crate::bind::commit::Dns;
 
 #[derive(Debug, Clone)]
 pub struct FeedSettings {
@@ -241,7 +241,7 @@ impl ThreatFeedActor {
                     "status": stage,
                     "percent": percent,
                     "user_id": op.user_id.to_string(),
-                    "timestamp": crate::now_iso(),
+                    "timestamp": crate::events::now_iso(),
                 }),
             )
             .for_user(op.user_id),
@@ -304,7 +304,7 @@ impl ThreatFeedActor {
                     "duration_ms": elapsed,
                     "timings_ms": o.timings,
                     "mode": o.mode,
-                    "timestamp": crate::now_iso(),
+                    "timestamp": crate::events::now_iso(),
                 });
                 self.inner
                     .dns
@@ -322,7 +322,7 @@ impl ThreatFeedActor {
                             "total": o.total,
                             "serial": o.serial,
                             "user_id": op.as_ref().map(|o| o.user_id.to_string()).unwrap_or_else(|| "system".into()),
-                            "timestamp": crate::now_iso(),
+                            "timestamp": crate::events::now_iso(),
                         }),
                     ));
                 }
@@ -346,7 +346,7 @@ impl ThreatFeedActor {
                         "removed": 0,
                         "total": feed.entry_count,
                         "duration_ms": elapsed,
-                        "timestamp": crate::now_iso(),
+                        "timestamp": crate::events::now_iso(),
                     }),
                 ));
                 let category = Category::parse(&feed.category).unwrap_or(Category::Custom);
@@ -493,7 +493,7 @@ impl ThreatFeedActor {
             "feed": feed.name.replace(['\n', '\r'], " "),
             "category": feed.category,
             "source": source.replace(['\n', '\r'], " "),
-            "rendered_at": crate::now_iso(),
+            "rendered_at": crate::events::now_iso(),
             "entries": total,
             "serial": serial,
         });

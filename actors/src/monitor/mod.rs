@@ -1,21 +1,32 @@
-//! Monitoring: the QueryLogActor, MetricsActor and HealthActor, started with
-//! the server and read by the Dashboard, Health, Realtime and Reports areas.
+//! Monitoring: the QueryLogActor, MetricsActor and HealthActor, the
+//! retention job, started with the server and read by the edge's Dashboard,
+//! Health, Realtime and Reports areas.
 
 pub mod bind_stats;
 pub mod health;
 pub mod metrics;
 pub mod retention;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use hdns_actors::events::EventType;
-use hdns_actors::querylog::{QueryLog, Settings};
+use crate::events::EventType;
+use crate::querylog::{self, QueryLog};
 use hdns_entities::zones;
 use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 
-use crate::config::Config;
-use hdns_actors::bind::commit::Dns;
+use crate::bind::commit::Dns;
+
+/// What monitoring needs to know, from the edge's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// named's query log; `None`: the managed named's.
+    pub query_log_path: Option<std::path::PathBuf>,
+    pub query_stream_max_per_sec: u64,
+    pub metrics_interval: Duration,
+    pub health_interval: Duration,
+    pub data_dir: std::path::PathBuf,
+    pub retention: retention::Retention,
+}
 
 #[derive(Clone)]
 pub struct Monitor {
@@ -23,6 +34,8 @@ pub struct Monitor {
     pub metrics: metrics::Latest,
     pub ratios: metrics::SharedRatios,
     pub health: health::Health,
+    pub health_actor: actix::Addr<health::HealthActor>,
+    pub metrics_actor: actix::Addr<metrics::MetricsActor>,
     /// Keeps the scheduler (health checks, retention) alive with the state.
     pub scheduler: tokio_cron_scheduler::JobScheduler,
 }
@@ -39,17 +52,13 @@ async fn zone_names(db: &DatabaseConnection) -> Vec<(i32, String)> {
 }
 
 /// Starts the monitoring actors. Must run inside the actix System.
-pub async fn start(
-    cfg: &Arc<Config>,
-    db: &DatabaseConnection,
-    dns: &Dns,
-) -> Result<Monitor, String> {
+pub async fn start(cfg: &Settings, db: &DatabaseConnection, dns: &Dns) -> Result<Monitor, String> {
     let path = cfg
         .query_log_path
         .clone()
         .unwrap_or_else(|| dns.files.settings.paths.query_log());
     let queries = QueryLog::spawn(
-        Settings {
+        querylog::Settings {
             path,
             poll: Duration::from_millis(200),
             stream_max_per_sec: cfg.query_stream_max_per_sec,
@@ -81,9 +90,9 @@ pub async fn start(
     });
     let settings = &dns.files.settings;
     let stats_port =
-        (settings.mode != hdns_actors::bind::BindMode::Disabled).then_some(settings.stats_port);
-    let (metrics, ratios) = metrics::spawn(
-        Duration::from_secs(cfg.metrics_interval_secs),
+        (settings.mode != crate::bind::BindMode::Disabled).then_some(settings.stats_port);
+    let (metrics_actor, metrics, ratios) = metrics::spawn(
+        cfg.metrics_interval,
         metrics::Sources {
             data_dir: cfg.data_dir.clone(),
             stats_port,
@@ -95,15 +104,9 @@ pub async fn start(
     let scheduler = tokio_cron_scheduler::JobScheduler::new()
         .await
         .map_err(|e| format!("scheduler: {e}"))?;
-    let health = health::spawn(
-        &scheduler,
-        Duration::from_secs(cfg.health_interval_secs),
-        dns.clone(),
-        db.clone(),
-        &cfg.data_dir,
-    )
-    .await?;
-    retention::schedule(&scheduler, db.clone(), cfg.clone()).await?;
+    let (health_actor, health) =
+        health::spawn(cfg.health_interval, dns.clone(), db.clone(), &cfg.data_dir);
+    retention::schedule(&scheduler, db.clone(), cfg.retention).await?;
     scheduler
         .start()
         .await
@@ -113,6 +116,8 @@ pub async fn start(
         metrics,
         ratios,
         health,
+        health_actor,
+        metrics_actor,
         scheduler,
     })
 }

@@ -2,9 +2,9 @@
 //! acknowledgement) and published as `security_alert`: critical severity
 //! (lookups of malware and phishing names) at critical priority, the rest at high.
 
+use crate::bus::EventBus;
+use crate::events::{Event, EventType, Priority};
 use chrono::Utc;
-use hdns_actors::bus::EventBus;
-use hdns_actors::events::{Event, EventType, Priority};
 use hdns_entities::security_alerts;
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, IntoActiveModel};
 use serde_json::{json, Value};
