@@ -16,7 +16,4 @@ pub mod services;
 pub mod state;
 pub mod ws;
 
-/// Current time as RFC 3339 / ISO-8601 with millisecond precision, UTC.
-pub fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use hdns_actors::events::now_iso;

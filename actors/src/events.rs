@@ -226,6 +226,7 @@ impl Event {
     }
 }
 
+/// Current time as RFC 3339 / ISO-8601 with millisecond precision, UTC.
 pub fn now_iso() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
