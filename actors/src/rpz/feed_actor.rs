@@ -148,7 +148,9 @@ impl ThreatFeedActor {
                 let mut am = f.into_active_model();
                 am.last_status = Set("failed".into());
                 am.last_error = Set(Some("interrupted by a restart".into()));
-                let _ = am.update(&me.inner.db).await;
+                if let Err(e) = am.update(&me.inner.db).await {
+                    tracing::warn!(error = %e, "threat feed status write failed");
+                }
             }
         }
         Ok(me)
@@ -266,7 +268,9 @@ impl ThreatFeedActor {
         let mut am = feed.clone().into_active_model();
         am.last_run_at = Set(Some(Utc::now()));
         am.last_status = Set("running".into());
-        let _ = am.update(db).await;
+        if let Err(e) = am.update(db).await {
+            tracing::warn!(error = %e, "threat feed status write failed");
+        }
         self.progress(&op, feed_id, "fetching", 5);
         let result = self.try_update(&feed, &op).await;
         let elapsed = ms(started.elapsed());
@@ -289,7 +293,9 @@ impl ThreatFeedActor {
                     am.etag = Set(o.etag.clone());
                     am.last_modified = Set(o.last_modified.clone());
                 }
-                let _ = am.update(db).await;
+                if let Err(e) = am.update(db).await {
+                    tracing::warn!(error = %e, "threat feed status write failed");
+                }
                 let zone = rpz::feed_zone(feed_id);
                 let data = json!({
                     "feed_id": feed_id,
@@ -332,7 +338,9 @@ impl ThreatFeedActor {
             Err(error) => {
                 am.last_status = Set("failed".into());
                 am.last_error = Set(Some(error.chars().take(1000).collect()));
-                let _ = am.update(db).await;
+                if let Err(e) = am.update(db).await {
+                    tracing::warn!(error = %e, "threat feed status write failed");
+                }
                 tracing::warn!(feed = %feed.name, %error, "threat feed update failed; the last good list stays");
                 self.inner.dns.publish(Event::new(
                     EventType::ThreatFeedUpdated,
