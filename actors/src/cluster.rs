@@ -294,7 +294,7 @@ impl Cluster {
                     continue;
                 }
                 let b = w.body;
-                let mut e = Event::new(b.event_type, b.data);
+                let mut e = Event::decode(b.event_type, b.data);
                 e.priority = b.priority;
                 e.timestamp = b.timestamp;
                 e.zone_id = b.zone_id;

@@ -10,7 +10,7 @@ use std::future::Future;
 use serde_json::json;
 
 use crate::bus::EventBus;
-use crate::events::{now_iso, Event, EventType, Priority};
+use crate::events::{now_iso, Event, HealthEvent};
 
 /// Runs `work` on its own task. `None` when it panicked: the panic was
 /// logged and published as a critical `health_alert` for `component`.
@@ -28,18 +28,14 @@ where
                 "was cancelled"
             };
             tracing::error!(component, error = %e, "actor work {what}; restarting the actor");
-            let mut alert = Event::new(
-                EventType::HealthAlert,
-                json!({
-                    "component": component,
-                    "status": "critical",
-                    "metrics": {},
-                    "message": format!("{component} {what}; it was restarted"),
-                    "timestamp": now_iso(),
-                }),
-            );
-            alert.priority = Priority::Critical;
-            bus.publish(alert);
+            bus.publish(Event::new(HealthEvent {
+                component: component.into(),
+                status: "critical".into(),
+                metrics: json!({}),
+                message: format!("{component} {what}; it was restarted"),
+                timestamp: now_iso(),
+                alert: true,
+            }));
             None
         }
     }
@@ -83,6 +79,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::events::{EventType, Priority};
 
     /// Panics in its first round, then counts rounds.
     struct Flaky {

@@ -165,7 +165,7 @@ pub async fn publish(
     };
     audit::record(&state.db, &actor, entry).await?;
     for _ in 0..count {
-        let mut e = Event::new(t, &body.data);
+        let mut e = Event::raw(t, body.data.clone());
         if let Some(p) = body.priority {
             e.priority = p;
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
-use hdns_actors::events::{Event, EventType};
+use hdns_actors::events::{BulkOperation, ChangeAction, Event};
 use hdns_entities::{dns_records, zones};
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -87,22 +87,23 @@ pub struct BulkStatus {
 pub type BulkRegistry = Arc<DashMap<String, BulkStatus>>;
 
 impl BulkStatus {
-    fn event_data(&self, with_errors: bool) -> serde_json::Value {
-        let mut v = json!({
-            "operation_id": self.operation_id,
-            "status": self.status,
-            "total": self.total,
-            "processed": self.processed,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "percent": self.percent,
-            "user_id": self.user_id.to_string(),
-            "timestamp": crate::now_iso(),
-        });
-        if with_errors {
-            v["errors"] = json!(self.errors);
-        }
-        v
+    /// Its progress event; the final one carries the errors and duration.
+    fn event(&self, duration_ms: Option<u64>) -> Event {
+        Event::new(BulkOperation {
+            operation_id: self.operation_id.clone(),
+            operation: None,
+            feed_id: None,
+            status: self.status.clone(),
+            total: Some(self.total as u64),
+            processed: Some(self.processed as u64),
+            succeeded: Some(self.succeeded as u64),
+            failed: Some(self.failed as u64),
+            percent: self.percent,
+            user_id: self.user_id.to_string(),
+            timestamp: crate::now_iso(),
+            errors: duration_ms.map(|_| json!(self.errors)),
+            duration_ms,
+        })
     }
 }
 
@@ -221,10 +222,7 @@ async fn run(
         if last_event.elapsed().as_millis() >= 250 || i == total {
             last_event = Instant::now();
             if let Some(s) = registry.get(id).map(|s| s.clone()) {
-                dns.publish(
-                    Event::new(EventType::BulkOperationProgress, s.event_data(false))
-                        .for_user(s.user_id),
-                );
+                dns.publish(s.event(None));
             }
         }
     }
@@ -235,9 +233,7 @@ async fn run(
             "completed_with_errors".into()
         };
         s.finished_at = Some(crate::now_iso());
-        let mut data = s.event_data(true);
-        data["duration_ms"] = json!(started.elapsed().as_millis() as u64);
-        dns.publish(Event::new(EventType::BulkOperationComplete, data).for_user(s.user_id));
+        dns.publish(s.event(Some(started.elapsed().as_millis() as u64)));
     }
 }
 
@@ -333,7 +329,13 @@ async fn try_chunk(
                         input.comment,
                     )
                     .await?;
-                    Ok(records::record_event(&row, &zone, "created", None, actor))
+                    Ok(records::record_event(
+                        &row,
+                        &zone,
+                        ChangeAction::Created,
+                        None,
+                        actor,
+                    ))
                 }
                 BulkAction::Update => {
                     let old = dns_records::Entity::find_by_id(op.id.unwrap_or_default())
@@ -357,14 +359,20 @@ async fn try_chunk(
                     Ok(records::record_event(
                         &new,
                         &zone,
-                        "updated",
+                        ChangeAction::Updated,
                         Some(changes),
                         actor,
                     ))
                 }
                 BulkAction::Delete => {
                     let old = records::remove(&sp, actor, &zone, op.id.unwrap_or_default()).await?;
-                    Ok(records::record_event(&old, &zone, "deleted", None, actor))
+                    Ok(records::record_event(
+                        &old,
+                        &zone,
+                        ChangeAction::Deleted,
+                        None,
+                        actor,
+                    ))
                 }
             }
         }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use hdns_actors::dns_client::{probe, ServerResult};
-use hdns_actors::events::{diff, Event, EventType};
+use hdns_actors::events::{diff, ChangeAction, ConfigChange, ConfigSubject, Event};
 use hdns_entities::{forwarders, zones};
 use hickory_proto::rr::{Name, RecordType};
 use sea_orm::QueryFilter;
@@ -150,19 +150,23 @@ fn check_policy(p: &str) -> Result<String> {
     }
 }
 
-fn config_event(action: &str, f: &forwarders::Model, actor: &Caller, changes: Value) -> Event {
-    Event::new(
-        EventType::ConfigChange,
-        json!({
-            "component": "forwarders",
-            "action": action,
-            "forwarder_id": f.id.to_string(),
-            "forwarder_name": f.name,
-            "changes": changes,
-            "user_id": actor.user_id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
-            "timestamp": crate::now_iso(),
-        }),
-    )
+fn config_event(
+    action: ChangeAction,
+    f: &forwarders::Model,
+    actor: &Caller,
+    changes: Value,
+) -> Event {
+    Event::new(ConfigChange {
+        component: "forwarders".into(),
+        action,
+        subject: ConfigSubject::Forwarder {
+            forwarder_id: f.id.to_string(),
+            forwarder_name: f.name.clone(),
+            changes,
+        },
+        user_id: actor.event_user_id(),
+        timestamp: crate::now_iso(),
+    })
 }
 
 fn snapshot(f: &forwarders::Model) -> Value {
@@ -246,7 +250,12 @@ pub async fn create(
     .await?;
     dns.commit_config(txn, &format!("forwarder {}", row.name), Vec::new())
         .await?;
-    dns.publish(config_event("created", &row, actor, Value::Null));
+    dns.publish(config_event(
+        ChangeAction::Created,
+        &row,
+        actor,
+        Value::Null,
+    ));
     Ok(row)
 }
 
@@ -301,7 +310,12 @@ pub async fn update(
     .await?;
     dns.commit_config(txn, &format!("forwarder {}", new.name), old.domain_list())
         .await?;
-    dns.publish(config_event("updated", &new, actor, json!(changes)));
+    dns.publish(config_event(
+        ChangeAction::Updated,
+        &new,
+        actor,
+        json!(changes),
+    ));
     Ok(new)
 }
 
@@ -326,7 +340,12 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32)
     .await?;
     dns.commit_config(txn, &format!("forwarder {}", old.name), old.domain_list())
         .await?;
-    dns.publish(config_event("deleted", &old, actor, Value::Null));
+    dns.publish(config_event(
+        ChangeAction::Deleted,
+        &old,
+        actor,
+        Value::Null,
+    ));
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! and record route goes through. Admins have write access to every zone.
 
 use chrono::Utc;
-use hdns_actors::events::{Event, EventType};
+use hdns_actors::events::{Event, PermissionChange, PermissionChanged};
 use hdns_entities::{users, zone_permissions, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -132,17 +132,15 @@ pub struct GrantRequest {
 }
 
 fn changed_event(user_id: i32, zone: &zones::Model, level: Option<Level>) -> Event {
-    Event::new(
-        EventType::PermissionChanged,
-        serde_json::json!({
-            "user_id": user_id.to_string(),
-            "zone_id": zone.id.to_string(),
-            "zone_name": zone.name,
-            "level": level.map(Level::as_str),
-            "timestamp": crate::now_iso(),
-        }),
-    )
-    .for_user(user_id)
+    Event::new(PermissionChanged {
+        user_id: user_id.to_string(),
+        change: PermissionChange::Grant {
+            zone_id: zone.id.to_string(),
+            zone_name: zone.name.clone(),
+            level: level.map(|l| l.as_str().to_string()),
+        },
+        timestamp: crate::now_iso(),
+    })
 }
 
 /// Grants (or changes) a user's access to a zone.

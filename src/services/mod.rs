@@ -67,4 +67,11 @@ impl Caller {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Who acted, as events name them: the user's id, or `system`.
+    pub fn event_user_id(&self) -> String {
+        self.user_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "system".into())
+    }
 }

@@ -2,7 +2,7 @@
 //! the other records at the same name, committed through `Dns::commit_zone`.
 
 use chrono::Utc;
-use hdns_actors::events::{diff, Event, EventType, RecordEvent};
+use hdns_actors::events::{diff, ChangeAction, Event, RecordEvent};
 use hdns_entities::{dns_records, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -185,34 +185,22 @@ pub fn conflicts_with(others: &[dns_records::Model], rec: &ValidRecord) -> Resul
 pub fn record_event(
     r: &dns_records::Model,
     zone: &zones::Model,
-    action: &str,
+    action: ChangeAction,
     changes: Option<Vec<hdns_actors::events::Change>>,
     actor: &Caller,
 ) -> Event {
-    let t = match action {
-        "created" => EventType::RecordCreated,
-        "updated" => EventType::RecordUpdated,
-        _ => EventType::RecordDeleted,
-    };
-    Event::new(
-        t,
-        RecordEvent {
-            record_id: r.id.to_string(),
-            zone_id: zone.id.to_string(),
-            zone_name: zone.name.clone(),
-            record_name: r.name.clone(),
-            record_type: r.record_type.clone(),
-            record_value: hdns_actors::bind::zonedata::rdata(r),
-            action: action.into(),
-            changes,
-            user_id: actor
-                .user_id
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "system".into()),
-            timestamp: crate::now_iso(),
-        },
-    )
-    .for_zone(zone.id)
+    Event::new(RecordEvent {
+        record_id: r.id.to_string(),
+        zone_id: zone.id.to_string(),
+        zone_name: zone.name.clone(),
+        record_name: r.name.clone(),
+        record_type: r.record_type.clone(),
+        record_value: hdns_actors::bind::zonedata::rdata(r),
+        action,
+        changes,
+        user_id: actor.event_user_id(),
+        timestamp: crate::now_iso(),
+    })
 }
 
 fn snapshot(r: &dns_records::Model, zone: &str) -> Value {
@@ -305,7 +293,13 @@ pub async fn create(
     )
     .await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
-    dns.publish(record_event(&row, &zone, "created", None, actor));
+    dns.publish(record_event(
+        &row,
+        &zone,
+        ChangeAction::Created,
+        None,
+        actor,
+    ));
     Ok((row, zone))
 }
 
@@ -420,7 +414,13 @@ pub async fn update(
         .ok_or_else(|| Error::not_found("Record"))?;
     let (new, changes) = apply_update(&txn, actor, &zone, old, req).await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
-    dns.publish(record_event(&new, &zone, "updated", Some(changes), actor));
+    dns.publish(record_event(
+        &new,
+        &zone,
+        ChangeAction::Updated,
+        Some(changes),
+        actor,
+    ));
     Ok((new, zone))
 }
 
@@ -459,7 +459,13 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32)
     let zone = fresh_zone(&txn, zone.id).await?;
     let old = remove(&txn, actor, &zone, id).await?;
     let zone = dns.commit_zone(txn, zone, false).await?;
-    dns.publish(record_event(&old, &zone, "deleted", None, actor));
+    dns.publish(record_event(
+        &old,
+        &zone,
+        ChangeAction::Deleted,
+        None,
+        actor,
+    ));
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
-use hdns_actors::events::{Event, EventType};
+use hdns_actors::events::{Event, RpzUpdated};
 use hdns_actors::rpz::{self, names::normalize, Action, Category};
 use hdns_entities::{rpz_rules, security_alerts, threat_feeds};
 use sea_orm::{
@@ -200,20 +200,18 @@ async fn commit(
         .count(&txn)
         .await?;
     let serial = dns.commit_policy(txn, what).await?;
-    dns.publish(Event::new(
-        EventType::RpzUpdated,
-        json!({
-            "zone": rpz::MANUAL_ZONE,
-            "source": "manual",
-            "change": what,
-            "added": added,
-            "removed": removed,
-            "total": total,
-            "serial": serial,
-            "user_id": actor.user_id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
-            "timestamp": crate::now_iso(),
-        }),
-    ));
+    dns.publish(Event::new(RpzUpdated {
+        zone: rpz::MANUAL_ZONE.into(),
+        source: "manual".into(),
+        feed_id: None,
+        change: what.into(),
+        added,
+        removed,
+        total: total as u64,
+        serial,
+        user_id: actor.event_user_id(),
+        timestamp: crate::now_iso(),
+    }));
     Ok(())
 }
 

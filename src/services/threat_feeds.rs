@@ -3,7 +3,7 @@
 //! fills it on the feed's schedule.
 
 use chrono::Utc;
-use hdns_actors::events::{Event, EventType};
+use hdns_actors::events::{ChangeAction, ConfigChange, ConfigSubject, Event};
 use hdns_actors::rpz::{self, feed::Format, Action};
 use hdns_entities::threat_feeds;
 use sea_orm::{
@@ -213,18 +213,17 @@ async fn name_taken(
     Ok(())
 }
 
-fn config_event(action: &str, f: &threat_feeds::Model, actor: &Caller) -> Event {
-    Event::new(
-        EventType::ConfigChange,
-        json!({
-            "component": "threat_feeds",
-            "action": action,
-            "feed_id": f.id.to_string(),
-            "feed_name": f.name,
-            "user_id": actor.user_id.map(|i| i.to_string()).unwrap_or_else(|| "system".into()),
-            "timestamp": crate::now_iso(),
-        }),
-    )
+fn config_event(action: ChangeAction, f: &threat_feeds::Model, actor: &Caller) -> Event {
+    Event::new(ConfigChange {
+        component: "threat_feeds".into(),
+        action,
+        subject: ConfigSubject::ThreatFeed {
+            feed_id: f.id.to_string(),
+            feed_name: f.name.clone(),
+        },
+        user_id: actor.event_user_id(),
+        timestamp: crate::now_iso(),
+    })
 }
 
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<threat_feeds::Model>> {
@@ -284,7 +283,7 @@ pub async fn create(
     dns.commit_config(txn, &format!("threat feed {}", row.name), Vec::new())
         .await?;
     start(feeds, &row, actor).await;
-    dns.publish(config_event("created", &row, actor));
+    dns.publish(config_event(ChangeAction::Created, &row, actor));
     Ok(row)
 }
 
@@ -354,7 +353,7 @@ pub async fn update(
     if row.enabled && (source_changed || !old.enabled) {
         let _ = feeds.run_now(row.id, actor.user_id);
     }
-    dns.publish(config_event("updated", &row, actor));
+    dns.publish(config_event(ChangeAction::Updated, &row, actor));
     Ok(row)
 }
 
@@ -387,6 +386,6 @@ pub async fn delete(
     dns.commit_config(txn, &format!("threat feed {}", old.name), Vec::new())
         .await?;
     dns.files.remove_feed_files(id).await;
-    dns.publish(config_event("deleted", &old, actor));
+    dns.publish(config_event(ChangeAction::Deleted, &old, actor));
     Ok(())
 }

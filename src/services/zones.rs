@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use chrono::Utc;
-use hdns_actors::events::{diff, Change, Event, EventType, ZoneEvent};
+use hdns_actors::events::{diff, Change, ChangeAction, Event, ZoneEvent};
 use hdns_entities::{dns_records, zone_permissions, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Order,
@@ -292,31 +292,19 @@ fn check_type_fields(zone_type: &str, primaries: &Value, forwarders: &Value) -> 
 
 fn zone_event(
     z: &zones::Model,
-    action: &str,
+    action: ChangeAction,
     changes: Option<Vec<Change>>,
     actor: &Caller,
 ) -> Event {
-    let t = match action {
-        "created" => EventType::ZoneCreated,
-        "updated" => EventType::ZoneUpdated,
-        _ => EventType::ZoneDeleted,
-    };
-    Event::new(
-        t,
-        ZoneEvent {
-            zone_id: z.id.to_string(),
-            zone_name: z.name.clone(),
-            zone_type: z.zone_type.clone(),
-            action: action.into(),
-            changes,
-            user_id: actor
-                .user_id
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "system".into()),
-            timestamp: crate::now_iso(),
-        },
-    )
-    .for_zone(z.id)
+    Event::new(ZoneEvent {
+        zone_id: z.id.to_string(),
+        zone_name: z.name.clone(),
+        zone_type: z.zone_type.clone(),
+        action,
+        changes,
+        user_id: actor.event_user_id(),
+        timestamp: crate::now_iso(),
+    })
 }
 
 pub fn snapshot(z: &zones::Model) -> Value {
@@ -405,7 +393,7 @@ pub async fn create(
     )
     .await?;
     let zone = dns.commit_zone(txn, zone, true).await?;
-    dns.publish(zone_event(&zone, "created", None, actor));
+    dns.publish(zone_event(&zone, ChangeAction::Created, None, actor));
     Ok(zone)
 }
 
@@ -581,7 +569,12 @@ pub async fn update(
     )
     .await?;
     let zone = dns.commit_zone(txn, new, reconfig).await?;
-    dns.publish(zone_event(&zone, "updated", Some(changes), actor));
+    dns.publish(zone_event(
+        &zone,
+        ChangeAction::Updated,
+        Some(changes),
+        actor,
+    ));
     Ok(zone)
 }
 
@@ -623,7 +616,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32)
     )
     .await?;
     dns.files.remove_zone_file(&zone.name).await;
-    dns.publish(zone_event(&zone, "deleted", None, actor));
+    dns.publish(zone_event(&zone, ChangeAction::Deleted, None, actor));
     Ok(())
 }
 
@@ -654,7 +647,7 @@ pub fn zone_event_for_records(
 ) -> Event {
     zone_event(
         z,
-        "updated",
+        ChangeAction::Updated,
         Some(vec![Change {
             field: "records".into(),
             old_value: json!(old_count),

@@ -3,31 +3,25 @@
 //! the connections at once.
 
 use hdns_actors::cluster::Control;
-use hdns_actors::events::{Event, EventType};
+use hdns_actors::events::{Event, PermissionChange, PermissionChanged, UserSession};
 use hdns_actors::ws::{permissions, Registry};
-use serde_json::json;
 
 use super::close;
 use crate::services::grants;
 use crate::state::AppState;
 
-fn user_event(t: EventType, user_id: i32, username: &str, ip: Option<String>) -> Event {
-    Event::new(
-        t,
-        json!({
-            "user_id": user_id.to_string(),
-            "username": username,
-            "ip": ip,
-            "timestamp": crate::now_iso(),
-        }),
-    )
-    .for_user(user_id)
+fn user_event(logout: bool, user_id: i32, username: &str, ip: Option<String>) -> Event {
+    Event::new(UserSession {
+        user_id: user_id.to_string(),
+        username: username.into(),
+        ip,
+        timestamp: crate::now_iso(),
+        logout,
+    })
 }
 
 pub fn logged_in(state: &AppState, user_id: i32, username: &str, ip: Option<String>) {
-    state
-        .dns
-        .publish(user_event(EventType::UserLogin, user_id, username, ip));
+    state.dns.publish(user_event(false, user_id, username, ip));
 }
 
 pub fn logged_out(
@@ -37,9 +31,7 @@ pub fn logged_out(
     session_id: &str,
     ip: Option<String>,
 ) {
-    state
-        .dns
-        .publish(user_event(EventType::UserLogout, user_id, username, ip));
+    state.dns.publish(user_event(true, user_id, username, ip));
     control(
         state,
         Control::CloseSession {
@@ -131,13 +123,11 @@ pub async fn role_changed(state: &AppState, user_id: i32, is_admin: bool) {
         c.broadcast(Control::Role { user_id, is_admin }).await;
     }
     let role = if is_admin { "admin" } else { "user" };
-    state.dns.publish(
-        Event::new(
-            EventType::PermissionChanged,
-            json!({"user_id": user_id.to_string(), "role": role, "timestamp": crate::now_iso()}),
-        )
-        .for_user(user_id),
-    );
+    state.dns.publish(Event::new(PermissionChanged {
+        user_id: user_id.to_string(),
+        change: PermissionChange::Role { role: role.into() },
+        timestamp: crate::now_iso(),
+    }));
 }
 
 /// Re-filters this instance's sessions of the user; true if any changed.

@@ -450,13 +450,11 @@ impl Actor for WsSession {
         // Close at token expiry even when idle, after telling the client why.
         let left = (self.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
         ctx.run_later(Duration::from_secs(left), |act, ctx| {
-            let data = json!({
-                "user_id": act.handle.user_id.to_string(),
-                "reason": "token_expired",
-                "timestamp": crate::now_iso(),
+            let ev = hdns_actors::events::Event::new(hdns_actors::events::SessionExpired {
+                user_id: act.handle.user_id.to_string(),
+                reason: "token_expired".into(),
+                timestamp: crate::now_iso(),
             });
-            let ev = hdns_actors::events::Event::new(EventType::SessionExpired, data)
-                .for_user(act.handle.user_id);
             let frame = hdns_actors::ws::dispatcher::envelope(&ev, &ev.data);
             act.send(ctx, frame.to_string());
             act.state.dns.bus.record(ev);

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::{BindMode, BindSettings};
 use crate::bus::EventBus;
-use crate::events::{now_iso, Event, EventType};
+use crate::events::{now_iso, BindReload, Event, HealthEvent};
 
 /// Changes settle this long before BIND is told, so a burst costs one reload.
 const COALESCE: Duration = Duration::from_millis(25);
@@ -101,16 +101,14 @@ impl BindActor {
     }
 
     fn health_alert(&self, status: &str, message: String) {
-        self.bus.publish(Event::new(
-            EventType::HealthAlert,
-            serde_json::json!({
-                "component": "bind9",
-                "status": status,
-                "metrics": {},
-                "message": message,
-                "timestamp": now_iso(),
-            }),
-        ));
+        self.bus.publish(Event::new(HealthEvent {
+            component: "bind9".into(),
+            status: status.into(),
+            metrics: serde_json::json!({}),
+            message,
+            timestamp: now_iso(),
+            alert: true,
+        }));
     }
 
     fn spawn_named(&mut self, ctx: &mut Context<Self>) {
@@ -268,17 +266,14 @@ impl BindActor {
                     s.last_error = Some(m.clone());
                 }
             }
-            bus.publish(Event::new(
-                EventType::BindReload,
-                serde_json::json!({
-                    "zones": zones,
-                    "reconfig": reconfig,
-                    "success": ok,
-                    "message": message,
-                    "duration_ms": started.elapsed().as_millis() as u64,
-                    "timestamp": now_iso(),
-                }),
-            ));
+            bus.publish(Event::new(BindReload {
+                zones,
+                reconfig,
+                success: ok,
+                message,
+                duration_ms: started.elapsed().as_millis() as u64,
+                timestamp: now_iso(),
+            }));
             addr.do_send(FlushDone);
         });
     }

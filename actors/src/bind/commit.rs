@@ -15,7 +15,7 @@ use super::actor::SharedStatus;
 use super::sync::{BindError, BindFiles, StageTimings};
 use super::{BindActor, Reload, Staged};
 use crate::bus::EventBus;
-use crate::events::{now_iso, Event, EventType};
+use crate::events::{now_iso, Event, HealthEvent};
 
 /// Why a change did not reach BIND. A refusal rolled the transaction back
 /// and left the old files in place.
@@ -96,16 +96,14 @@ impl Dns {
     }
 
     fn refused(&self, what: &str, output: String) -> CommitError {
-        self.bus.publish(Event::new(
-            EventType::HealthAlert,
-            serde_json::json!({
-                "component": "bind9",
-                "status": "warning",
-                "metrics": {},
-                "message": format!("{what} refused by BIND's checker: {output}"),
-                "timestamp": now_iso(),
-            }),
-        ));
+        self.bus.publish(Event::new(HealthEvent {
+            component: "bind9".into(),
+            status: "warning".into(),
+            metrics: serde_json::json!({}),
+            message: format!("{what} refused by BIND's checker: {output}"),
+            timestamp: now_iso(),
+            alert: true,
+        }));
         CommitError::Refused { output }
     }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::bind::{actor::rndc, BindMode};
-use crate::events::{Event, EventType, Priority};
+use crate::events::{Event, ForwarderStatusChange, HealthEvent};
 use hdns_entities::{forwarders, health_checks, zones};
 use hickory_proto::rr::{Name, RecordType};
 use sea_orm::{
@@ -76,19 +76,20 @@ impl Check {
         format!("{}/{}", self.component, self.name)
     }
 
-    /// The spec's `HealthEvent`.
-    fn event(&self) -> Value {
+    /// The spec's `HealthEvent`: a sample, or with `alert` a change of status.
+    fn event(&self, alert: bool) -> HealthEvent {
         let mut metrics = self.metrics.clone();
         if let (Some(m), Some(rt)) = (metrics.as_object_mut(), self.response_time_ms) {
             m.insert("response_time".into(), json!(rt));
         }
-        json!({
-            "component": self.component,
-            "status": self.status,
-            "metrics": metrics,
-            "message": self.message,
-            "timestamp": self.checked_at,
-        })
+        HealthEvent {
+            component: self.component.to_string(),
+            status: self.status.as_str().to_string(),
+            metrics,
+            message: self.message.clone(),
+            timestamp: self.checked_at.clone(),
+            alert,
+        }
     }
 }
 
@@ -360,7 +361,7 @@ impl Runner {
         }
         let bus = &self.dns.bus;
         for c in &checks {
-            bus.publish(Event::new(EventType::HealthUpdate, c.event()));
+            bus.publish(Event::new(c.event(false)));
             let before = self
                 .previous
                 .lock()
@@ -372,24 +373,17 @@ impl Runner {
                 None => c.status != Status::Healthy && c.status != Status::Unknown,
             };
             if changed {
-                let mut alert = Event::new(EventType::HealthAlert, c.event());
-                if c.status == Status::Critical {
-                    alert.priority = Priority::Critical;
-                }
-                bus.publish(alert);
+                bus.publish(Event::new(c.event(true)));
                 if let Some(id) = c.forwarder_id {
-                    bus.publish(Event::new(
-                        EventType::ForwarderStatusChange,
-                        json!({
-                            "forwarder_id": id.to_string(),
-                            "name": c.name,
-                            "old_status": before.unwrap_or(Status::Unknown),
-                            "new_status": c.status,
-                            "response_time": c.response_time_ms,
-                            "message": c.message,
-                            "timestamp": c.checked_at,
-                        }),
-                    ));
+                    bus.publish(Event::new(ForwarderStatusChange {
+                        forwarder_id: id.to_string(),
+                        name: c.name.clone(),
+                        old_status: before.unwrap_or(Status::Unknown).as_str().into(),
+                        new_status: c.status.as_str().into(),
+                        response_time: c.response_time_ms,
+                        message: c.message.clone(),
+                        timestamp: c.checked_at.clone(),
+                    }));
                 }
             }
             let row = health_checks::ActiveModel {

@@ -8,66 +8,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::bus::EventBus;
-use crate::events::{Event, EventType};
+use crate::events::Event;
 use crate::querylog::QueryLog;
 use hdns_entities::{dns_records, zones};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
-use serde::Serialize;
 use sysinfo::{Disks, Networks, System};
 
 use super::bind_stats::{self, ratios as ratios_between, Counters, Ratios};
 
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Cpu {
-    pub usage_percent: f64,
-    /// 1, 5 and 15 minutes.
-    pub load_average: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Usage {
-    pub total: u64,
-    pub used: u64,
-    pub available: u64,
-    pub usage_percent: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Network {
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    pub packets_sent: u64,
-    pub packets_received: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DnsFigures {
-    pub queries_per_second: f64,
-    pub active_zones: u64,
-    pub total_records: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Metrics {
-    pub cpu: Cpu,
-    pub memory: Usage,
-    pub disk: Usage,
-    pub network: Network,
-    pub dns: DnsFigures,
-}
-
-/// `SystemMetricsEvent` of the spec.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SystemMetrics {
-    pub metrics: Metrics,
-    pub timestamp: String,
-}
+pub use crate::events::metrics::{Cpu, DnsFigures, Metrics, Network, SystemMetrics, Usage};
 
 fn percent(used: u64, total: u64) -> f64 {
     if total == 0 {
@@ -310,7 +259,7 @@ async fn sample(
         },
         timestamp: crate::events::now_iso(),
     };
-    bus.publish(Event::new(EventType::SystemMetrics, &m));
+    bus.publish(Event::new(m.clone()));
     if let Ok(mut l) = latest.write() {
         *l = Some(m);
     }

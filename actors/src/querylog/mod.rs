@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::bus::EventBus;
-use crate::events::{Event, EventType};
+use crate::events::{DnsQuery, Event};
 use stats::{top, Aggregator, Count, Minute, TOP_N};
 use zones::ZoneIndex;
 
@@ -71,23 +71,19 @@ fn unix_now() -> i64 {
 }
 
 fn query_event(q: &parse::Query<'_>, zone: Option<(i32, &str)>) -> Event {
-    let data = json!({
-        "timestamp": crate::events::now_iso(),
-        "client_ip": q.client_ip,
-        "client_port": q.client_port,
-        "query_name": q.name,
-        "query_type": q.qtype,
-        "query_class": q.class,
-        "flags": q.flags,
-        "server_ip": q.server_ip,
-        "view": q.view,
-        "zone": zone.map(|(_, n)| n),
-    });
-    let e = Event::new(EventType::DnsQuery, data);
-    match zone {
-        Some((id, _)) => e.for_zone(id),
-        None => e,
-    }
+    Event::new(DnsQuery {
+        timestamp: crate::events::now_iso(),
+        client_ip: q.client_ip.into(),
+        client_port: q.client_port,
+        query_name: q.name.into(),
+        query_type: q.qtype.into(),
+        query_class: q.class.into(),
+        flags: q.flags.into(),
+        server_ip: q.server_ip.into(),
+        view: q.view.map(str::to_owned),
+        zone: zone.map(|(_, n)| n.to_owned()),
+        zone_id: zone.map(|(id, _)| id),
+    })
 }
 
 fn row(m: &Minute) -> query_stats::ActiveModel {

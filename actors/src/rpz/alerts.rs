@@ -3,11 +3,11 @@
 //! (lookups of malware and phishing names) at critical priority, the rest at high.
 
 use crate::bus::EventBus;
-use crate::events::{Event, EventType, Priority};
+use crate::events::{Event, ThreatAlert};
 use chrono::Utc;
 use hdns_entities::security_alerts;
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, IntoActiveModel};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub struct Alert {
     pub severity: &'static str,
@@ -20,23 +20,20 @@ pub struct Alert {
 
 /// The event of a stored alert.
 pub fn event(a: &security_alerts::Model) -> Event {
-    let mut e = Event::new(
-        EventType::SecurityAlert,
-        json!({
-            "alert_id": a.alert_id,
-            "severity": a.severity,
-            "category": a.category,
-            "message": a.message,
-            "source_ip": a.source_ip,
-            "domain": a.domain,
-            "details": a.details,
-            "timestamp": a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        }),
-    );
-    if a.severity != "critical" {
-        e.priority = Priority::High;
-    }
-    e
+    // Critical when the severity is, else high.
+    Event::new(ThreatAlert {
+        alert_id: a.alert_id.clone(),
+        severity: a.severity.clone(),
+        category: a.category.clone(),
+        message: a.message.clone(),
+        source_ip: a.source_ip.clone(),
+        domain: a.domain.clone(),
+        details: a.details.clone(),
+        timestamp: a
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        detected: false,
+    })
 }
 
 /// Stores the alert and publishes it. A database failure still publishes

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::bus::EventBus;
-use crate::events::{Event, EventType, Priority};
+use crate::events::{Event, ThreatAlert};
 use crate::querylog::stats::{bump, top, Map};
 use crate::querylog::tail::Follower;
 use crate::rpz::{self, log, Category};
@@ -266,7 +266,6 @@ async fn consume(
             "feed_name": src.feed_name,
             "rpz_category": src.category.as_str(),
         });
-        let critical = matches!(src.category, Category::Malware | Category::Phishing);
         {
             let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
             s.hits += 1;
@@ -276,23 +275,18 @@ async fn consume(
         }
         if this_second < EVENTS_PER_SEC {
             this_second += 1;
-            let mut e = Event::new(
-                EventType::ThreatDetected,
-                json!({
-                    "alert_id": uuid::Uuid::new_v4().to_string(),
-                    "severity": severity,
-                    "category": src.category.event_category(),
-                    "message": message,
-                    "source_ip": h.client_ip,
-                    "domain": h.qname,
-                    "details": details,
-                    "timestamp": crate::events::now_iso(),
-                }),
-            );
-            if !critical {
-                e.priority = Priority::High;
-            }
-            bus.publish(e);
+            // Malware and phishing are critical (the severity says so).
+            bus.publish(Event::new(ThreatAlert {
+                alert_id: uuid::Uuid::new_v4().to_string(),
+                severity: severity.into(),
+                category: src.category.event_category().into(),
+                message: message.clone(),
+                source_ip: Some(h.client_ip.clone()),
+                domain: Some(h.qname.clone()),
+                details: details.clone(),
+                timestamp: crate::events::now_iso(),
+                detected: true,
+            }));
         }
         let key = (h.client_ip.clone(), h.qname.clone());
         if last_alert

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::bind::dynamic;
 use crate::dns_client as probe;
-use crate::events::{Event, EventType};
+use crate::events::{BulkOperation, Event, FeedUpdated, RpzUpdated};
 use crate::rpz::{self, feed, Action, Category};
 use chrono::Utc;
 use dashmap::DashMap;
@@ -228,26 +228,22 @@ impl ThreatFeedActor {
 
     fn progress(&self, op: &Option<Operation>, feed_id: i32, stage: &str, percent: u8) {
         let Some(op) = op else { return };
-        let kind = if stage == "completed" || stage == "failed" {
-            EventType::BulkOperationComplete
-        } else {
-            EventType::BulkOperationProgress
-        };
-        self.inner.dns.publish(
-            Event::new(
-                kind,
-                json!({
-                    "operation_id": op.id,
-                    "operation": "threat_feed_update",
-                    "feed_id": feed_id,
-                    "status": stage,
-                    "percent": percent,
-                    "user_id": op.user_id.to_string(),
-                    "timestamp": crate::events::now_iso(),
-                }),
-            )
-            .for_user(op.user_id),
-        );
+        // `completed` and `failed` make it a bulk_operation_complete.
+        self.inner.dns.publish(Event::new(BulkOperation {
+            operation_id: op.id.clone(),
+            operation: Some("threat_feed_update".into()),
+            feed_id: Some(feed_id),
+            status: stage.into(),
+            total: None,
+            processed: None,
+            succeeded: None,
+            failed: None,
+            percent: f64::from(percent),
+            user_id: op.user_id.to_string(),
+            timestamp: crate::events::now_iso(),
+            errors: None,
+            duration_ms: None,
+        }));
     }
 
     /// One update of one feed (claimed by the caller); never panics the job.
@@ -297,40 +293,38 @@ impl ThreatFeedActor {
                     tracing::warn!(error = %e, "threat feed status write failed");
                 }
                 let zone = rpz::feed_zone(feed_id);
-                let data = json!({
-                    "feed_id": feed_id,
-                    "feed_name": feed.name,
-                    "zone": zone,
-                    "status": status,
-                    "added": o.added,
-                    "removed": o.removed,
-                    "total": o.total,
-                    "invalid_lines": o.invalid,
-                    "duplicates": o.duplicates,
-                    "duration_ms": elapsed,
-                    "timings_ms": o.timings,
-                    "mode": o.mode,
-                    "timestamp": crate::events::now_iso(),
-                });
-                self.inner
-                    .dns
-                    .publish(Event::new(EventType::ThreatFeedUpdated, data));
+                self.inner.dns.publish(Event::new(FeedUpdated {
+                    feed_id,
+                    feed_name: feed.name.clone(),
+                    zone: zone.clone(),
+                    status: status.into(),
+                    error: None,
+                    added: o.added,
+                    removed: o.removed,
+                    total: o.total as i64,
+                    invalid_lines: Some(o.invalid),
+                    duplicates: Some(o.duplicates),
+                    duration_ms: elapsed,
+                    timings_ms: serde_json::to_value(o.timings).ok(),
+                    mode: Some(o.mode.to_string()),
+                    timestamp: crate::events::now_iso(),
+                }));
                 if o.mode != "unchanged" {
-                    self.inner.dns.publish(Event::new(
-                        EventType::RpzUpdated,
-                        json!({
-                            "zone": zone,
-                            "source": "feed",
-                            "feed_id": feed_id,
-                            "change": format!("feed {} updated", feed.name),
-                            "added": o.added,
-                            "removed": o.removed,
-                            "total": o.total,
-                            "serial": o.serial,
-                            "user_id": op.as_ref().map(|o| o.user_id.to_string()).unwrap_or_else(|| "system".into()),
-                            "timestamp": crate::events::now_iso(),
-                        }),
-                    ));
+                    self.inner.dns.publish(Event::new(RpzUpdated {
+                        zone: zone.clone(),
+                        source: "feed".into(),
+                        feed_id: Some(feed_id),
+                        change: format!("feed {} updated", feed.name),
+                        added: o.added,
+                        removed: o.removed,
+                        total: o.total,
+                        serial: o.serial,
+                        user_id: op
+                            .as_ref()
+                            .map(|o| o.user_id.to_string())
+                            .unwrap_or_else(|| "system".into()),
+                        timestamp: crate::events::now_iso(),
+                    }));
                 }
                 tracing::info!(feed = %feed.name, added = o.added, removed = o.removed, total = o.total, invalid = o.invalid, ms = elapsed, timings = ?o.timings, "threat feed updated");
                 self.progress(&op, feed_id, "completed", 100);
@@ -342,21 +336,22 @@ impl ThreatFeedActor {
                     tracing::warn!(error = %e, "threat feed status write failed");
                 }
                 tracing::warn!(feed = %feed.name, %error, "threat feed update failed; the last good list stays");
-                self.inner.dns.publish(Event::new(
-                    EventType::ThreatFeedUpdated,
-                    json!({
-                        "feed_id": feed_id,
-                        "feed_name": feed.name,
-                        "zone": rpz::feed_zone(feed_id),
-                        "status": "failed",
-                        "error": error,
-                        "added": 0,
-                        "removed": 0,
-                        "total": feed.entry_count,
-                        "duration_ms": elapsed,
-                        "timestamp": crate::events::now_iso(),
-                    }),
-                ));
+                self.inner.dns.publish(Event::new(FeedUpdated {
+                    feed_id,
+                    feed_name: feed.name.clone(),
+                    zone: rpz::feed_zone(feed_id),
+                    status: "failed".into(),
+                    error: Some(error.clone()),
+                    added: 0,
+                    removed: 0,
+                    total: feed.entry_count,
+                    invalid_lines: None,
+                    duplicates: None,
+                    duration_ms: elapsed,
+                    timings_ms: None,
+                    mode: None,
+                    timestamp: crate::events::now_iso(),
+                }));
                 let category = Category::parse(&feed.category).unwrap_or(Category::Custom);
                 alerts::raise(
                     db,

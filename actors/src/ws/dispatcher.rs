@@ -26,7 +26,7 @@ use super::outbox::{window_for, Frame, Push, Wake};
 use super::permissions;
 use super::registry::{Registry, SessionHandle};
 use crate::bus::EventBus;
-use crate::events::{Event, EventType, Priority};
+use crate::events::{Event, EventType, Payload, PermissionChange, PermissionChanged, Priority};
 
 /// Close code for a session whose outbox overflowed with events it must not lose.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
@@ -47,9 +47,6 @@ impl Lane {
 
 /// How long the Dispatcher sleeps when no batch is due (an event wakes it).
 const IDLE: Duration = Duration::from_secs(3600);
-
-/// Keys removed from event data before users (not admins) see it.
-const ADMIN_ONLY_FIELDS: [&str; 5] = ["ip", "ip_address", "source_ip", "client_ip", "user_agent"];
 
 #[derive(Default, Debug, Serialize)]
 pub struct DispatchStats {
@@ -146,33 +143,22 @@ pub fn envelope(event: &Event, data: &Value) -> Frame {
     Arc::from(serde_json::to_string(&env).unwrap_or_default())
 }
 
-fn user_view(data: &Value) -> Option<Value> {
-    let obj = data.as_object()?;
-    if !ADMIN_ONLY_FIELDS.iter().any(|k| obj.contains_key(*k)) {
-        return None;
-    }
-    let mut o = obj.clone();
-    for k in ADMIN_ONLY_FIELDS {
-        o.remove(k);
-    }
-    Some(Value::Object(o))
-}
-
 impl Dispatcher {
     /// A grant changed: live sessions of that user see the zone from now on
     /// (or no longer), before the event itself is delivered.
     fn apply_grant_change(&self, event: &Event) {
-        let (Some(user), Some(zone)) = (
-            event.user_id,
-            event
-                .data
-                .get("zone_id")
-                .and_then(|z| z.as_str())
-                .and_then(|z| z.parse::<i32>().ok()),
-        ) else {
+        let Payload::Permission(PermissionChanged {
+            user_id,
+            change: PermissionChange::Grant { zone_id, level, .. },
+            ..
+        }) = &event.payload
+        else {
             return;
         };
-        let granted = event.data.get("level").is_some_and(|l| !l.is_null());
+        let (Ok(user), Ok(zone)) = (user_id.parse::<i32>(), zone_id.parse::<i32>()) else {
+            return;
+        };
+        let granted = level.is_some();
         for s in self.registry.of_user(user) {
             if let Ok(mut zones) = s.zones.write() {
                 if granted {
@@ -281,8 +267,8 @@ impl Dispatcher {
                     .clone()
             } else {
                 user_frame
-                    .get_or_insert_with(|| match user_view(&event.data) {
-                        Some(v) => envelope(event, &v),
+                    .get_or_insert_with(|| match &event.user_data {
+                        Some(v) => envelope(event, v),
                         None => admin_frame
                             .get_or_insert_with(|| envelope(event, &event.data))
                             .clone(),
@@ -363,7 +349,7 @@ mod tests {
         );
         let other = session(&registry, true, &[EventType::ZoneCreated]);
         let t = Instant::now();
-        d.dispatch(&Event::new(
+        d.dispatch(&Event::raw(
             EventType::HealthUpdate,
             serde_json::json!({"n": 1}),
         ));
@@ -386,7 +372,7 @@ mod tests {
         assert_eq!(batch.len(), 1);
         assert!(batch[0].contains("\"event_type\":\"health_update\""));
 
-        d.dispatch(&Event::new(
+        d.dispatch(&Event::raw(
             EventType::SecurityAlert,
             serde_json::json!({"n": 2}),
         ));
@@ -413,8 +399,8 @@ mod tests {
             true,
             &[EventType::HealthUpdate, EventType::SecurityAlert],
         );
-        bus.publish(Event::new(EventType::HealthUpdate, serde_json::json!({})));
-        bus.publish(Event::new(EventType::SecurityAlert, serde_json::json!({})));
+        bus.publish(Event::raw(EventType::HealthUpdate, serde_json::json!({})));
+        bus.publish(Event::raw(EventType::SecurityAlert, serde_json::json!({})));
         // The critical one first, at once; the batch once its window is over.
         assert!(woken(&s, 500).await);
         let first = s.outbox.lock().unwrap().take_due(Instant::now());

@@ -98,14 +98,14 @@ mod tests {
 
     #[test]
     fn users_see_their_zones_and_themselves() {
-        let e = Event::new(EventType::RecordCreated, serde_json::json!({})).for_zone(7);
+        let e = Event::raw(EventType::RecordCreated, serde_json::json!({})).for_zone(7);
         assert!(visible(&e, false, 1, |z| z == 7));
         assert!(!visible(&e, false, 1, |z| z == 8));
         assert!(visible(&e, true, 1, |_| false));
-        let login = Event::new(EventType::UserLogin, serde_json::json!({})).for_user(3);
+        let login = Event::raw(EventType::UserLogin, serde_json::json!({})).for_user(3);
         assert!(visible(&login, false, 3, |_| false));
         assert!(!visible(&login, false, 4, |_| false));
-        let sec = Event::new(EventType::SecurityAlert, serde_json::json!({}));
+        let sec = Event::raw(EventType::SecurityAlert, serde_json::json!({}));
         assert!(!visible(&sec, false, 1, |_| true));
         assert!(!may_subscribe(false, EventType::SystemMetrics));
         assert_eq!(
@@ -114,9 +114,9 @@ mod tests {
         );
         assert_eq!(defaults(true).len(), 22);
         assert!(!defaults(false).contains(&EventType::DnsQuery));
-        let q = Event::new(EventType::DnsQuery, serde_json::json!({})).for_zone(7);
+        let q = Event::raw(EventType::DnsQuery, serde_json::json!({})).for_zone(7);
         assert!(visible(&q, false, 1, |z| z == 7));
-        let recursive = Event::new(EventType::DnsQuery, serde_json::json!({}));
+        let recursive = Event::raw(EventType::DnsQuery, serde_json::json!({}));
         assert!(!visible(&recursive, false, 1, |_| true));
     }
 }
