@@ -353,19 +353,15 @@ fn filtered(data: &Value, fields: &[&str]) -> Option<Value> {
 
 impl Event {
     /// An event of a typed payload: its type, priority and scope come from it.
-    pub fn new(payload: impl Into<Payload>) -> Self {
-        let payload = payload.into();
-        let (event_type, priority, scope, data, fields) = with_payload!(&payload, p => {
-            let (t, pr, sc, d) = typed(p);
-            (t, pr, sc, d, user_fields_of_payload(p))
-        }, raw _r => unreachable!("raw payloads are built by Event::raw"));
-        let user_data = filtered(&data, fields);
+    pub fn new<P: EventPayload + Into<Payload>>(payload: P) -> Self {
+        let (event_type, priority, scope, data) = typed(&payload);
+        let user_data = filtered(&data, P::USER_FIELDS);
         Self {
             event_type,
             priority,
             data,
             user_data,
-            payload,
+            payload: payload.into(),
             zone_id: scope.zone_id,
             user_id: scope.user_id,
             timestamp: now_iso(),
