@@ -118,13 +118,8 @@ pub async fn dashboard(state: web::Data<AppState>, user: AuthUser) -> ApiResult<
         }
     } else {
         let ids: HashSet<i32> = granted.clone().unwrap_or_default().into_iter().collect();
-        let index = state.monitor.queries.zones.read().map(|z| z.clone()).ok();
-        let mine = |name: &str| {
-            index
-                .as_ref()
-                .and_then(|z| z.find(name))
-                .is_some_and(|(id, _)| ids.contains(&id))
-        };
+        let index = live.zones.clone();
+        let mine = |name: &str| index.find(name).is_some_and(|(id, _)| ids.contains(&id));
         QueryPanel {
             queries_per_second: live.queries_per_second,
             queries_per_second_1m: live.queries_per_second_1m,

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 use hdns_entities::query_stats;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use serde::Serialize;
@@ -57,13 +58,65 @@ pub struct Live {
     pub truncations: u64,
     /// Minutes whose row could not be written.
     pub store_failures: u64,
+    /// Which hosted zone a name falls in (to filter for a user's zones).
+    #[serde(skip)]
+    pub zones: Arc<ZoneIndex>,
 }
 
+/// A handle on the QueryLogActor: its latest aggregates, and where to send
+/// the zone index. Cheap to clone.
 #[derive(Clone)]
 pub struct QueryLog {
-    pub live: Arc<RwLock<Live>>,
-    pub zones: Arc<RwLock<Arc<ZoneIndex>>>,
+    live: Arc<RwLock<Live>>,
+    actor: Addr<QueryLogActor>,
+}
+
+/// QueryLogActor: follows the log on an arbiter (thread) of its own, since
+/// reading and parsing is CPU work that must not hold up the async
+/// workers; one `run_interval` tick reads what is new. Finished minutes go
+/// to a task that stores them.
+pub struct QueryLogActor {
+    settings: Settings,
+    bus: EventBus,
+    minutes: tokio::sync::mpsc::UnboundedSender<Minute>,
     store_failures: Arc<AtomicU64>,
+    live: Arc<RwLock<Live>>,
+    zones: Arc<ZoneIndex>,
+    follower: tail::Follower,
+    agg: Aggregator,
+    recent: VecDeque<serde_json::Value>,
+    streamed: u64,
+    not_streamed: u64,
+    /// The current second and how many events were streamed in it.
+    second: i64,
+    this_second: u64,
+    failed_reads: u64,
+    /// The second the live figures were last repainted.
+    painted: i64,
+}
+
+/// Replaces the zone index (after zones were created or deleted).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetZones(pub Vec<(i32, String)>);
+
+impl Actor for QueryLogActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.settings.poll, |act, _| act.tick());
+    }
+}
+
+impl Handler<SetZones> for QueryLogActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetZones, _: &mut Self::Context) {
+        self.zones = Arc::new(ZoneIndex::new(msg.0));
+        if let Ok(mut l) = self.live.write() {
+            l.zones = self.zones.clone();
+        }
+    }
 }
 
 fn unix_now() -> i64 {
@@ -103,17 +156,13 @@ fn row(m: &Minute) -> query_stats::ActiveModel {
 }
 
 impl QueryLog {
-    /// Starts following `settings.path` on its own thread (parsing is CPU
-    /// work that must not hold up the async workers) and a task that stores
-    /// finished minutes. Must be called inside a tokio runtime.
+    /// Starts the QueryLogActor on an arbiter of its own (inside the actix
+    /// System) and a task that stores finished minutes.
     pub fn spawn(settings: Settings, bus: EventBus, db: Option<DatabaseConnection>) -> Self {
-        let me = Self {
-            live: Arc::new(RwLock::new(Live::default())),
-            zones: Arc::new(RwLock::new(Arc::new(ZoneIndex::default()))),
-            store_failures: Arc::new(AtomicU64::new(0)),
-        };
+        let live = Arc::new(RwLock::new(Live::default()));
+        let store_failures = Arc::new(AtomicU64::new(0));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Minute>();
-        let failures = me.store_failures.clone();
+        let failures = store_failures.clone();
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
                 let Some(db) = db.as_ref() else { continue };
@@ -123,113 +172,127 @@ impl QueryLog {
                 }
             }
         });
-        let handle = tokio::runtime::Handle::current();
-        let worker = me.clone();
-        std::thread::Builder::new()
-            .name("querylog".into())
-            .spawn(move || {
-                let _rt = handle.enter();
-                worker.run(settings, bus, tx);
-            })
-            .expect("spawn the query-log thread");
-        me
-    }
-
-    fn run(
-        &self,
-        settings: Settings,
-        bus: EventBus,
-        minutes: tokio::sync::mpsc::UnboundedSender<Minute>,
-    ) {
-        let mut follower = tail::Follower::new(&settings.path, true);
-        let mut agg = Aggregator::new();
-        let mut recent: VecDeque<serde_json::Value> = VecDeque::with_capacity(RECENT);
-        let (mut streamed, mut not_streamed) = (0u64, 0u64);
-        let (mut second, mut this_second) = (0i64, 0u64);
-        let mut failed_reads = 0u64;
-        let mut painted = i64::MIN;
-        loop {
-            let now = unix_now();
-            if now != second {
-                (second, this_second) = (now, 0);
-            }
-            let zones = self.zones.read().map(|z| z.clone()).unwrap_or_default();
-            let mut read_any = false;
-            let read = follower.read(|line| {
-                read_any = true;
-                let (q, ended) = agg.ingest(line, now);
-                if let Some(m) = ended {
-                    let _ = minutes.send(m);
-                }
-                let Some(q) = q else { return };
-                let zone = zones.find(q.name);
-                if this_second < settings.stream_max_per_sec {
-                    this_second += 1;
-                    streamed += 1;
-                    let e = query_event(&q, zone);
-                    if recent.len() == RECENT {
-                        recent.pop_front();
-                    }
-                    recent.push_back(e.data.clone());
-                    bus.publish(e);
-                } else {
-                    not_streamed += 1;
-                }
-            });
-            if let Err(e) = read {
-                failed_reads += 1;
-                if failed_reads == 1 || failed_reads.is_multiple_of(600) {
-                    tracing::warn!(error = %e, path = %settings.path.display(), "query log unreadable");
-                }
-            }
-            if let Some(m) = agg.roll(now) {
-                let _ = minutes.send(m);
-            }
-            // Repainted when lines arrived, and once a second for the rates.
-            if !read_any && now == painted {
-                std::thread::sleep(settings.poll);
-                continue;
-            }
-            painted = now;
-            let (qps, qps_1m) = agg.rates(now);
-            let w = agg.window(10);
-            let live = Live {
-                queries_per_second: qps,
-                queries_per_second_1m: qps_1m,
-                total_queries: agg.queries,
-                queries_this_minute: agg.current().total,
-                window_start: w.start,
-                top_domains: w.top_domains,
-                top_clients: w.top_clients,
-                by_type: w.by_type,
-                recursive_ratio: if w.total == 0 {
-                    0.0
-                } else {
-                    w.recursive as f64 / w.total as f64
-                },
-                recent: recent.clone(),
-                unparsed_lines: agg.unparsed,
-                streamed,
-                not_streamed,
-                rotations: follower.rotations,
-                truncations: follower.truncations,
-                store_failures: self.store_failures.load(Ordering::Relaxed),
-            };
-            if let Ok(mut l) = self.live.write() {
-                *l = live;
-            }
-            std::thread::sleep(settings.poll);
-        }
+        let shared = live.clone();
+        let arbiter = actix::Arbiter::new();
+        let actor = QueryLogActor::start_in_arbiter(&arbiter.handle(), move |_| QueryLogActor {
+            follower: tail::Follower::new(&settings.path, true),
+            settings,
+            bus,
+            minutes: tx,
+            store_failures,
+            live: shared,
+            zones: Arc::default(),
+            agg: Aggregator::new(),
+            recent: VecDeque::with_capacity(RECENT),
+            streamed: 0,
+            not_streamed: 0,
+            second: 0,
+            this_second: 0,
+            failed_reads: 0,
+            painted: i64::MIN,
+        });
+        Self { live, actor }
     }
 
     /// Replaces the zone index (after zones were created or deleted).
     pub fn set_zones(&self, zones: impl IntoIterator<Item = (i32, String)>) {
-        if let Ok(mut z) = self.zones.write() {
-            *z = Arc::new(ZoneIndex::new(zones));
-        }
+        self.actor.do_send(SetZones(zones.into_iter().collect()));
     }
 
     pub fn snapshot(&self) -> Live {
         self.live.read().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl QueryLogActor {
+    /// Reads what is new: streams queries (bounded per second), rolls the
+    /// minute aggregates, repaints the live figures when lines arrived and
+    /// once a second for the rates.
+    fn tick(&mut self) {
+        let now = unix_now();
+        if now != self.second {
+            (self.second, self.this_second) = (now, 0);
+        }
+        let zones = self.zones.clone();
+        let mut read_any = false;
+        let Self {
+            follower,
+            agg,
+            minutes,
+            settings,
+            bus,
+            recent,
+            streamed,
+            not_streamed,
+            this_second,
+            ..
+        } = self;
+        let read = follower.read(|line| {
+            read_any = true;
+            let (q, ended) = agg.ingest(line, now);
+            if let Some(m) = ended {
+                let _ = minutes.send(m);
+            }
+            let Some(q) = q else { return };
+            let zone = zones.find(q.name);
+            if *this_second < settings.stream_max_per_sec {
+                *this_second += 1;
+                *streamed += 1;
+                let e = query_event(&q, zone);
+                if recent.len() == RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(e.data.clone());
+                bus.publish(e);
+            } else {
+                *not_streamed += 1;
+            }
+        });
+        if let Err(e) = read {
+            self.failed_reads += 1;
+            if self.failed_reads == 1 || self.failed_reads.is_multiple_of(600) {
+                tracing::warn!(error = %e, path = %self.settings.path.display(), "query log unreadable");
+            }
+        }
+        if let Some(m) = self.agg.roll(now) {
+            let _ = self.minutes.send(m);
+        }
+        if !read_any && now == self.painted {
+            return;
+        }
+        self.painted = now;
+        self.paint(now);
+    }
+
+    fn paint(&self, now: i64) {
+        let agg = &self.agg;
+        let (qps, qps_1m) = agg.rates(now);
+        let w = agg.window(10);
+        let live = Live {
+            queries_per_second: qps,
+            queries_per_second_1m: qps_1m,
+            total_queries: agg.queries,
+            queries_this_minute: agg.current().total,
+            window_start: w.start,
+            top_domains: w.top_domains,
+            top_clients: w.top_clients,
+            by_type: w.by_type,
+            recursive_ratio: if w.total == 0 {
+                0.0
+            } else {
+                w.recursive as f64 / w.total as f64
+            },
+            recent: self.recent.clone(),
+            unparsed_lines: agg.unparsed,
+            streamed: self.streamed,
+            not_streamed: self.not_streamed,
+            rotations: self.follower.rotations,
+            truncations: self.follower.truncations,
+            store_failures: self.store_failures.load(Ordering::Relaxed),
+            zones: self.zones.clone(),
+        };
+        if let Ok(mut l) = self.live.write() {
+            *l = live;
+        }
     }
 }
