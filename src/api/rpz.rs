@@ -256,7 +256,12 @@ pub async fn run_feed(
     id: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     let row = feeds::get(&state.db, *id).await?;
-    match state.security.feeds.run_now(row.id, Some(admin.0.user.id)) {
+    match state
+        .security
+        .feeds
+        .run_now(row.id, Some(admin.0.user.id))
+        .await
+    {
         Ok(op) => Ok(HttpResponse::Accepted().json(Started {
             operation_id: op,
             feed_id: row.id,

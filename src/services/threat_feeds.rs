@@ -1,5 +1,5 @@
 //! Threat feeds: validation and CRUD. Each feed has its own policy zone,
-//! listed in `response-policy` after the manual one; the ThreatFeedActor
+//! listed in `response-policy` after the manual one; the ThreatFeeds
 //! fills it on the feed's schedule.
 
 use chrono::Utc;
@@ -19,7 +19,7 @@ use super::error::{Error, Result};
 use super::rpz::{check_action, check_category, check_target};
 use super::Caller;
 use hdns_actors::bind::commit::Dns;
-use hdns_actors::rpz::feed_actor::{check_file, normalize_schedule, redact_url, ThreatFeedActor};
+use hdns_actors::rpz::feed_actor::{check_file, normalize_schedule, redact_url, ThreatFeeds};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct FeedInput {
@@ -66,7 +66,7 @@ pub struct FeedView {
 }
 
 impl FeedView {
-    pub fn new(f: &threat_feeds::Model, actor: &ThreatFeedActor) -> Self {
+    pub fn new(f: &threat_feeds::Model, actor: &ThreatFeeds) -> Self {
         Self {
             id: f.id,
             name: f.name.clone(),
@@ -104,7 +104,7 @@ fn snapshot(f: &threat_feeds::Model) -> Value {
 fn apply(
     am: &mut threat_feeds::ActiveModel,
     input: &FeedInput,
-    feeds: &ThreatFeedActor,
+    feeds: &ThreatFeeds,
     new: bool,
 ) -> Result<()> {
     if let Some(n) = &input.name {
@@ -245,7 +245,7 @@ pub async fn get(db: &DatabaseConnection, id: i32) -> Result<threat_feeds::Model
 pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
-    feeds: &ThreatFeedActor,
+    feeds: &ThreatFeeds,
     actor: &Caller,
     input: FeedInput,
 ) -> Result<threat_feeds::Model> {
@@ -287,19 +287,19 @@ pub async fn create(
     Ok(row)
 }
 
-async fn start(feeds: &ThreatFeedActor, row: &threat_feeds::Model, actor: &Caller) {
+async fn start(feeds: &ThreatFeeds, row: &threat_feeds::Model, actor: &Caller) {
     if let Err(e) = feeds.schedule(row).await {
         tracing::warn!(feed = %row.name, error = %e, "threat feed not scheduled");
     }
     if row.enabled {
-        let _ = feeds.run_now(row.id, actor.user_id);
+        let _ = feeds.run_now(row.id, actor.user_id).await;
     }
 }
 
 pub async fn update(
     db: &DatabaseConnection,
     dns: &Dns,
-    feeds: &ThreatFeedActor,
+    feeds: &ThreatFeeds,
     actor: &Caller,
     id: i32,
     input: FeedInput,
@@ -351,7 +351,7 @@ pub async fn update(
         tracing::warn!(feed = %row.name, error = %e, "threat feed not scheduled");
     }
     if row.enabled && (source_changed || !old.enabled) {
-        let _ = feeds.run_now(row.id, actor.user_id);
+        let _ = feeds.run_now(row.id, actor.user_id).await;
     }
     dns.publish(config_event(ChangeAction::Updated, &row, actor));
     Ok(row)
@@ -360,7 +360,7 @@ pub async fn update(
 pub async fn delete(
     db: &DatabaseConnection,
     dns: &Dns,
-    feeds: &ThreatFeedActor,
+    feeds: &ThreatFeeds,
     actor: &Caller,
     id: i32,
 ) -> Result<()> {

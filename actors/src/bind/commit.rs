@@ -40,6 +40,15 @@ pub struct CommitTimings {
     pub install_reload: Duration,
 }
 
+/// Where installing a policy zone spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InstallTimings {
+    /// Renames (behind freeze/thaw for a dynamic zone).
+    pub install: Duration,
+    /// Until named serves the new serial.
+    pub reload: Duration,
+}
+
 /// What services need to publish DNS changes. Cheap to clone.
 #[derive(Clone)]
 pub struct Dns {
@@ -242,6 +251,48 @@ impl Dns {
         self.reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
             .await;
         Ok(serial)
+    }
+
+    /// Sends a feed's small change to its dynamic policy zone as signed
+    /// DNS UPDATEs (the zone's lock is held by the caller).
+    pub async fn update_policy_zone(&self, script: &str) -> Result<(), String> {
+        super::dynamic::apply(&self.files.settings, script).await
+    }
+
+    /// Installs a rendered and checked feed zone (the caller holds its
+    /// lock) and waits until named serves `serial`: behind freeze/thaw for a
+    /// dynamic zone, by atomic rename and reload otherwise.
+    pub async fn install_policy_zone(
+        &self,
+        zone: &str,
+        staged: Staged,
+        serial: i64,
+    ) -> Result<InstallTimings, String> {
+        let settings = &self.files.settings;
+        let start = Instant::now();
+        let mut t = InstallTimings::default();
+        if super::dynamic::feeds_dynamic(settings) {
+            super::dynamic::replace(settings, zone, || staged.install()).await?;
+            t.install = start.elapsed();
+            let start = Instant::now();
+            crate::dns_client::wait_for_serial(
+                settings.dns_port,
+                zone,
+                serial,
+                Duration::from_secs(60),
+            )
+            .await;
+            t.reload = start.elapsed();
+        } else {
+            staged.install().await.map_err(|e| e.to_string())?;
+            t.install = start.elapsed();
+            let start = Instant::now();
+            let z = zone.to_string();
+            self.reload(vec![z.clone()], false, Vec::new(), vec![(z, serial)])
+                .await;
+            t.reload = start.elapsed();
+        }
+        Ok(t)
     }
 
     /// Renders every file from the database and reloads (start-up, `bind sync`).

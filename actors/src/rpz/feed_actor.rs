@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::bind::dynamic;
-use crate::dns_client as probe;
 use crate::events::{BulkOperation, Event, FeedUpdated, RpzUpdated};
 use crate::rpz::{self, feed, Action, Category};
 use chrono::Utc;
@@ -46,9 +45,152 @@ pub fn normalize_schedule(s: &str) -> Option<String> {
         .map(|_| full)
 }
 
+/// The worker behind the ThreatFeedActor: what an update needs, shared
+/// with the update tasks.
 #[derive(Clone)]
-pub struct ThreatFeedActor {
+struct Feeds {
     inner: Arc<Inner>,
+}
+
+/// ThreatFeedActor: owns the feeds' schedules and starts their updates.
+/// `UpdateFeed` runs one update of a feed (one at a time per feed; the
+/// schedules send it too), `Reschedule` and `Unschedule` follow changes.
+/// An update runs on a task of its own: a panic there is reported as a
+/// critical `health_alert` and releases the feed (`supervise::guarded`).
+pub struct ThreatFeedActor {
+    feeds: Feeds,
+}
+
+/// Update a feed now. `Err` holds the operation already running.
+#[derive(actix::Message)]
+#[rtype(result = "Result<String, String>")]
+pub struct UpdateFeed {
+    pub feed_id: i32,
+    /// Who asked: progress events go to them (none for schedules).
+    pub user_id: Option<i32>,
+}
+
+/// (Re)schedule a feed after it was created or changed; a disabled feed
+/// only loses its job.
+#[derive(actix::Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Reschedule(pub threat_feeds::Model);
+
+/// Drop a deleted feed's schedule.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Unschedule {
+    pub feed_id: i32,
+}
+
+impl actix::Actor for ThreatFeedActor {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Supervised for ThreatFeedActor {}
+
+impl actix::Handler<UpdateFeed> for ThreatFeedActor {
+    type Result = Result<String, String>;
+
+    fn handle(&mut self, msg: UpdateFeed, _: &mut Self::Context) -> Self::Result {
+        self.feeds.run_now(msg.feed_id, msg.user_id)
+    }
+}
+
+impl actix::Handler<Reschedule> for ThreatFeedActor {
+    type Result = actix::ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, msg: Reschedule, ctx: &mut Self::Context) -> Self::Result {
+        use actix::AsyncContext;
+        let (feeds, addr) = (self.feeds.clone(), ctx.address());
+        Box::pin(async move { feeds.schedule(&msg.0, addr).await })
+    }
+}
+
+impl actix::Handler<Unschedule> for ThreatFeedActor {
+    type Result = actix::ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Unschedule, _: &mut Self::Context) -> Self::Result {
+        let feeds = self.feeds.clone();
+        Box::pin(async move { feeds.unschedule(msg.feed_id).await })
+    }
+}
+
+/// A handle on the ThreatFeedActor for the services. Cheap to clone.
+#[derive(Clone)]
+pub struct ThreatFeeds {
+    addr: actix::Addr<ThreatFeedActor>,
+    feeds: Feeds,
+}
+
+fn unreachable_actor(e: actix::MailboxError) -> String {
+    format!("the threat-feed actor is unavailable: {e}")
+}
+
+impl ThreatFeeds {
+    /// Starts the supervised ThreatFeedActor (inside the actix System) and
+    /// schedules every enabled feed.
+    pub async fn start(
+        db: DatabaseConnection,
+        dns: Dns,
+        settings: FeedSettings,
+        scheduler: JobScheduler,
+    ) -> Result<Self, String> {
+        let feeds = Feeds::new(db, dns, settings, scheduler)?;
+        let worker = feeds.clone();
+        let addr = actix::Supervisor::start(move |_| ThreatFeedActor { feeds: worker });
+        let me = Self { addr, feeds };
+        let rows = threat_feeds::Entity::find()
+            .all(&me.feeds.inner.db)
+            .await
+            .map_err(|e| e.to_string())?;
+        for f in rows {
+            if let Err(e) = me.schedule(&f).await {
+                tracing::warn!(feed = %f.name, error = %e, "threat feed not scheduled");
+            }
+            // An update cut short by a restart left "running" behind.
+            if f.last_status == "running" {
+                let mut am = f.into_active_model();
+                am.last_status = Set("failed".into());
+                am.last_error = Set(Some("interrupted by a restart".into()));
+                if let Err(e) = am.update(&me.feeds.inner.db).await {
+                    tracing::warn!(error = %e, "threat feed status write failed");
+                }
+            }
+        }
+        Ok(me)
+    }
+
+    pub fn settings(&self) -> &FeedSettings {
+        &self.feeds.inner.settings
+    }
+
+    /// The operation updating this feed now, if any.
+    pub fn running(&self, feed_id: i32) -> Option<String> {
+        self.feeds.running(feed_id)
+    }
+
+    pub async fn schedule(&self, f: &threat_feeds::Model) -> Result<(), String> {
+        self.addr
+            .send(Reschedule(f.clone()))
+            .await
+            .map_err(unreachable_actor)?
+    }
+
+    pub async fn unschedule(&self, feed_id: i32) {
+        if let Err(e) = self.addr.send(Unschedule { feed_id }).await {
+            tracing::warn!(error = %unreachable_actor(e), "threat feed not unscheduled");
+        }
+    }
+
+    /// Starts an update in the background; `Err` holds the operation
+    /// already running.
+    pub async fn run_now(&self, feed_id: i32, user_id: Option<i32>) -> Result<String, String> {
+        self.addr
+            .send(UpdateFeed { feed_id, user_id })
+            .await
+            .map_err(unreachable_actor)?
+    }
 }
 
 struct Inner {
@@ -111,8 +253,8 @@ enum Fetched {
     },
 }
 
-impl ThreatFeedActor {
-    pub async fn start(
+impl Feeds {
+    fn new(
         db: DatabaseConnection,
         dns: Dns,
         settings: FeedSettings,
@@ -124,7 +266,7 @@ impl ThreatFeedActor {
             .user_agent(concat!("hybrid-dns/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        let me = Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 dns,
@@ -134,48 +276,27 @@ impl ThreatFeedActor {
                 running: DashMap::new(),
                 http,
             }),
-        };
-        let feeds = threat_feeds::Entity::find()
-            .all(&me.inner.db)
-            .await
-            .map_err(|e| e.to_string())?;
-        for f in feeds {
-            if let Err(e) = me.schedule(&f).await {
-                tracing::warn!(feed = %f.name, error = %e, "threat feed not scheduled");
-            }
-            // An update cut short by a restart left "running" behind.
-            if f.last_status == "running" {
-                let mut am = f.into_active_model();
-                am.last_status = Set("failed".into());
-                am.last_error = Set(Some("interrupted by a restart".into()));
-                if let Err(e) = am.update(&me.inner.db).await {
-                    tracing::warn!(error = %e, "threat feed status write failed");
-                }
-            }
-        }
-        Ok(me)
+        })
     }
 
-    pub fn settings(&self) -> &FeedSettings {
-        &self.inner.settings
-    }
-
-    /// (Re)schedules a feed after it was created or changed; disabled feeds
-    /// only lose their job.
-    pub async fn schedule(&self, f: &threat_feeds::Model) -> Result<(), String> {
+    /// (Re)schedules a feed: its job sends `UpdateFeed` to the actor.
+    async fn schedule(
+        &self,
+        f: &threat_feeds::Model,
+        actor: actix::Addr<ThreatFeedActor>,
+    ) -> Result<(), String> {
         self.unschedule(f.id).await;
         if !f.enabled {
             return Ok(());
         }
         let cron = normalize_schedule(&f.schedule).ok_or("invalid schedule")?;
-        let (me, id) = (self.clone(), f.id);
+        let feed_id = f.id;
         let job = Job::new_async(cron.as_str(), move |_, _| {
-            let me = me.clone();
-            Box::pin(async move {
-                if me.claim(id, &Uuid::new_v4().to_string()) {
-                    me.update(id, None).await;
-                }
-            })
+            actor.do_send(UpdateFeed {
+                feed_id,
+                user_id: None,
+            });
+            Box::pin(async {})
         })
         .map_err(|e| e.to_string())?;
         let uuid = self
@@ -188,9 +309,11 @@ impl ThreatFeedActor {
         Ok(())
     }
 
-    pub async fn unschedule(&self, feed_id: i32) {
+    async fn unschedule(&self, feed_id: i32) {
         if let Some((_, uuid)) = self.inner.jobs.remove(&feed_id) {
-            let _ = self.inner.scheduler.remove(&uuid).await;
+            if let Err(e) = self.inner.scheduler.remove(&uuid).await {
+                tracing::warn!(error = %e, "threat feed job not removed");
+            }
         }
     }
 
@@ -205,14 +328,13 @@ impl ThreatFeedActor {
         }
     }
 
-    /// The operation updating this feed now, if any.
-    pub fn running(&self, feed_id: i32) -> Option<String> {
+    fn running(&self, feed_id: i32) -> Option<String> {
         self.inner.running.get(&feed_id).map(|r| r.clone())
     }
 
-    /// Starts an update in the background. `Err` holds the operation
-    /// already running.
-    pub fn run_now(&self, feed_id: i32, user_id: Option<i32>) -> Result<String, String> {
+    /// Claims the feed and starts an update on a guarded task. `Err` holds
+    /// the operation already running.
+    fn run_now(&self, feed_id: i32, user_id: Option<i32>) -> Result<String, String> {
         let op = Uuid::new_v4().to_string();
         if !self.claim(feed_id, &op) {
             return Err(self.running(feed_id).unwrap_or_default());
@@ -222,7 +344,11 @@ impl ThreatFeedActor {
             id: op.clone(),
             user_id,
         });
-        tokio::spawn(async move { me.update(feed_id, operation).await });
+        let bus = self.inner.dns.bus.clone();
+        tokio::spawn(async move {
+            let work = async move { me.update(feed_id, operation).await };
+            crate::supervise::guarded("threat_feeds", &bus, work).await;
+        });
         Ok(op)
     }
 
@@ -466,7 +592,7 @@ impl ThreatFeedActor {
         if let Some((script, messages)) = updates {
             outcome.timings.render = diff_ms;
             let start = Instant::now();
-            match dynamic::apply(settings, &script).await {
+            match self.inner.dns.update_policy_zone(&script).await {
                 Ok(()) => {
                     outcome.timings.reload = ms(start.elapsed());
                     let start = Instant::now();
@@ -512,27 +638,16 @@ impl ThreatFeedActor {
             .map_err(|e| format!("BIND refused the rendered zone: {e}"))?;
         outcome.timings.render = ms(stage.render);
         outcome.timings.check = ms(stage.check);
+        self.progress(op, feed.id, "reloading", 85);
+        let installed = self
+            .inner
+            .dns
+            .install_policy_zone(&zone, staged, serial)
+            .await?;
         let start = Instant::now();
-        if dynamic::feeds_dynamic(settings) {
-            dynamic::replace(settings, &zone, || staged.install()).await?;
-            outcome.timings.install = ms(start.elapsed());
-            self.keep_list(feed.id, entries).await?;
-            self.progress(op, feed.id, "reloading", 85);
-            let start = Instant::now();
-            probe::wait_for_serial(settings.dns_port, &zone, serial, Duration::from_secs(60)).await;
-            outcome.timings.reload = ms(start.elapsed());
-        } else {
-            staged.install().await.map_err(|e| e.to_string())?;
-            self.keep_list(feed.id, entries).await?;
-            outcome.timings.install = ms(start.elapsed());
-            self.progress(op, feed.id, "reloading", 85);
-            let start = Instant::now();
-            self.inner
-                .dns
-                .reload(vec![zone.clone()], false, Vec::new(), vec![(zone, serial)])
-                .await;
-            outcome.timings.reload = ms(start.elapsed());
-        }
+        self.keep_list(feed.id, entries).await?;
+        outcome.timings.install = ms(installed.install + start.elapsed());
+        outcome.timings.reload = ms(installed.reload);
         outcome.serial = serial;
         Ok(outcome)
     }

@@ -10,7 +10,7 @@ use crate::bind::commit::Dns;
 
 #[derive(Clone)]
 pub struct Security {
-    pub feeds: feeds::ThreatFeedActor,
+    pub feeds: feeds::ThreatFeeds,
     pub detect: detect::SharedDetectStats,
 }
 
@@ -25,7 +25,7 @@ pub async fn start(
     let dir = &settings.dir;
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create the feed directory {}: {e}", dir.display()))?;
-    let feeds = feeds::ThreatFeedActor::start(db.clone(), dns.clone(), settings, scheduler).await?;
+    let feeds = feeds::ThreatFeeds::start(db.clone(), dns.clone(), settings, scheduler).await?;
     let detect = detect::spawn(
         dns.files.settings.paths.rpz_log(),
         db.clone(),
