@@ -3,6 +3,7 @@
 pub mod audit_log;
 pub mod blocked_stats;
 pub mod dns_records;
+pub mod enums;
 pub mod event_log;
 pub mod forwarders;
 pub mod health_checks;

@@ -14,53 +14,7 @@ pub const MAX_TTL: i64 = 2_147_483_647;
 /// Longest TXT text accepted (it is split into 255-byte strings on output).
 pub const MAX_TXT_BYTES: usize = 4096;
 
-/// The record types hybrid-dns manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-pub enum RecordKind {
-    A,
-    AAAA,
-    CNAME,
-    MX,
-    TXT,
-    SRV,
-    PTR,
-    NS,
-    CAA,
-}
-
-impl RecordKind {
-    pub const ALL: [RecordKind; 9] = [
-        Self::A,
-        Self::AAAA,
-        Self::CNAME,
-        Self::MX,
-        Self::TXT,
-        Self::SRV,
-        Self::PTR,
-        Self::NS,
-        Self::CAA,
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::A => "A",
-            Self::AAAA => "AAAA",
-            Self::CNAME => "CNAME",
-            Self::MX => "MX",
-            Self::TXT => "TXT",
-            Self::SRV => "SRV",
-            Self::PTR => "PTR",
-            Self::NS => "NS",
-            Self::CAA => "CAA",
-        }
-    }
-}
+pub use hdns_entities::enums::RecordType as RecordKind;
 
 /// A record as a client sends it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -107,7 +61,7 @@ fn err(field: &'static str, message: impl Into<String>) -> FieldError {
 
 /// Validates one record for `zone` (a stored zone name, without the dot).
 pub fn validate(zone: &str, input: &RecordInput) -> Result<ValidRecord, FieldError> {
-    let kind = RecordKind::parse(&input.record_type).ok_or_else(|| {
+    let kind = RecordKind::parse_ignore_case(&input.record_type).ok_or_else(|| {
         err(
             "record_type",
             format!(

@@ -16,28 +16,7 @@ use super::error::{Error, Result};
 use super::Caller;
 use hdns_actors::bind::commit::Dns;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Read,
-    Write,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Read => "read",
-            Level::Write => "write",
-        }
-    }
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "read" => Some(Level::Read),
-            "write" => Some(Level::Write),
-            _ => None,
-        }
-    }
-}
+pub use hdns_entities::enums::GrantLevel as Level;
 
 /// The caller's level on a zone; `None` when they have no grant.
 pub async fn level<C: ConnectionTrait>(

@@ -530,7 +530,7 @@ pub async fn list(
         );
     }
     if let Some(t) = f.record_type {
-        let kind = crate::dns::RecordKind::parse(t)
+        let kind = crate::dns::RecordKind::parse_ignore_case(t)
             .ok_or_else(|| Error::validation("record_type", "unknown record type"))?;
         q = q.filter(dns_records::Column::RecordType.eq(kind.as_str()));
     }

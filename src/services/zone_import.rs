@@ -244,7 +244,7 @@ pub async fn import(
             let present: HashSet<_> = existing
                 .iter()
                 .map(|e| {
-                    let kind = RecordKind::parse(&e.record_type);
+                    let kind = RecordKind::parse_ignore_case(&e.record_type);
                     (
                         e.name.clone(),
                         kind,

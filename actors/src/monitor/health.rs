@@ -31,26 +31,7 @@ const CRIT_PERCENT: f64 = 95.0;
 /// A DNS or database answer slower than this is `warning`.
 const SLOW_MS: f64 = 500.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Healthy,
-    Warning,
-    Critical,
-    Unknown,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Healthy => "healthy",
-            Self::Warning => "warning",
-            Self::Critical => "critical",
-            Self::Unknown => "unknown",
-        }
-    }
-}
+pub use hdns_entities::enums::HealthLevel as Status;
 
 /// One component's latest result.
 #[derive(Debug, Clone, Serialize)]

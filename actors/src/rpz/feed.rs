@@ -3,35 +3,7 @@
 
 use super::names::normalize;
 
-/// How a feed lists its domains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One domain per line.
-    Domains,
-    /// `0.0.0.0 domain [domain ...]` (any address in front).
-    Hosts,
-    /// `||domain^`: the domain and every name under it.
-    Adblock,
-    /// An RPZ zone file: owners of CNAME/A/AAAA records.
-    Rpz,
-}
-
-impl Format {
-    pub const ALL: [Format; 4] = [Self::Domains, Self::Hosts, Self::Adblock, Self::Rpz];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Domains => "domains",
-            Self::Hosts => "hosts",
-            Self::Adblock => "adblock",
-            Self::Rpz => "rpz",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s)
-    }
-}
+pub use hdns_entities::enums::FeedFormat as Format;
 
 /// A parsed list: sorted, without duplicates.
 #[derive(Debug, Default)]
