@@ -10,7 +10,7 @@ pub struct Model {
     pub email: Option<String>,
     pub full_name: Option<String>,
     /// `admin` or `user`.
-    pub role: String,
+    pub role: crate::enums::Role,
     pub password_hash: String,
     pub is_active: bool,
     /// Base32 TOTP secret; set by 2FA setup, live once `totp_enabled`.

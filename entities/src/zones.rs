@@ -9,8 +9,7 @@ pub struct Model {
     /// Lowercase ASCII (punycode) name without the trailing dot.
     #[sea_orm(unique)]
     pub name: String,
-    /// `master`, `slave` or `forward`.
-    pub zone_type: String,
+    pub zone_type: crate::enums::ZoneType,
     pub soa_primary_ns: String,
     pub soa_admin_email: String,
     /// YYYYMMDDnn, always increasing.
@@ -24,8 +23,7 @@ pub struct Model {
     pub primaries: Json,
     /// Servers of a forward zone (JSON array of IPs).
     pub forwarders: Json,
-    /// `first` or `only`.
-    pub forward_policy: String,
+    pub forward_policy: crate::enums::ForwardPolicy,
     pub allow_transfer: Json,
     pub also_notify: Json,
     pub enabled: bool,

@@ -105,7 +105,12 @@ pub async fn update(
     )
     .await?;
     if user.is_active {
-        hooks::role_changed(&state, user.id, user.role == "admin").await;
+        hooks::role_changed(
+            &state,
+            user.id,
+            user.role == hdns_entities::enums::Role::Admin,
+        )
+        .await;
     } else {
         hooks::all_sessions_ended(&state, user.id, "account_disabled");
     }

@@ -317,7 +317,7 @@ fn token_response(
     let ttl = ctx.policy.access_token_ttl_secs;
     let access = ctx
         .jwt
-        .issue(user.id, &user.role, session_id, ttl)
+        .issue(user.id, user.role.as_str(), session_id, ttl)
         .map_err(Error::internal)?;
     Ok(TokenResponse {
         access_token: access,

@@ -33,7 +33,7 @@ impl Caller {
     pub fn user(user: &hdns_entities::users::Model, ip: Option<String>) -> Self {
         Self {
             user_id: Some(user.id),
-            role: Role::parse(&user.role).unwrap_or(Role::User),
+            role: user.role,
             username: Some(user.username.clone()),
             ip,
         }

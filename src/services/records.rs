@@ -103,7 +103,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 pub fn validate(zone: &zones::Model, input: &RecordInput) -> Result<ValidRecord> {
-    if zone.zone_type != "master" {
+    if zone.zone_type != hdns_entities::enums::ZoneType::Master {
         return Err(Error::validation(
             "zone_id",
             "records can be managed only in master zones",

@@ -55,8 +55,7 @@ pub struct UserView {
     pub username: String,
     pub email: Option<String>,
     pub full_name: Option<String>,
-    #[schema(example = "user")]
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub totp_enabled: bool,
     pub must_change_password: bool,
@@ -74,7 +73,7 @@ impl From<&users::Model> for UserView {
             username: u.username.clone(),
             email: u.email.clone(),
             full_name: u.full_name.clone(),
-            role: u.role.clone(),
+            role: u.role,
             is_active: u.is_active,
             totp_enabled: u.totp_enabled,
             must_change_password: u.must_change_password,
@@ -183,7 +182,7 @@ pub async fn create(
         username: Set(username.as_str().to_string()),
         email: Set(input.email),
         full_name: Set(input.full_name),
-        role: Set(input.role.as_str().to_string()),
+        role: Set(input.role),
         password_hash: Set(hash),
         is_active: Set(true),
         totp_secret: Set(None),
@@ -270,7 +269,7 @@ pub async fn list(
 
 async fn active_admin_count<C: ConnectionTrait>(db: &C) -> Result<u64> {
     Ok(users::Entity::find()
-        .filter(users::Column::Role.eq("admin"))
+        .filter(users::Column::Role.eq(Role::Admin))
         .filter(users::Column::IsActive.eq(true))
         .count(db)
         .await?)
@@ -309,9 +308,9 @@ pub async fn update(
     check_full_name(&input.full_name)?;
     let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
-    let demotes = input.role == Some(Role::User) && before.role == "admin";
+    let demotes = input.role == Some(Role::User) && before.role == Role::Admin;
     let disables = input.is_active == Some(false) && before.is_active;
-    if (demotes || disables) && before.role == "admin" && active_admin_count(&txn).await? <= 1 {
+    if (demotes || disables) && before.role == Role::Admin && active_admin_count(&txn).await? <= 1 {
         return Err(Error::conflict(
             "last_admin",
             "The last active admin cannot be demoted or disabled",
@@ -325,7 +324,7 @@ pub async fn update(
         am.full_name = Set(Some(n).filter(|s| !s.is_empty()));
     }
     if let Some(r) = input.role {
-        am.role = Set(r.as_str().to_string());
+        am.role = Set(r);
     }
     if let Some(a) = input.is_active {
         am.is_active = Set(a);
@@ -360,7 +359,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &Caller, id: i32) -> Result<
     }
     let txn = crate::db::write_txn(db).await?;
     let before = get(&txn, id).await?;
-    if before.role == "admin" && before.is_active && active_admin_count(&txn).await? <= 1 {
+    if before.role == Role::Admin && before.is_active && active_admin_count(&txn).await? <= 1 {
         return Err(Error::conflict(
             "last_admin",
             "The last active admin cannot be deleted",

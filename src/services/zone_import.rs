@@ -98,7 +98,7 @@ pub fn prepare(zone: &zones::Model, text: &str, max_bytes: usize) -> Result<Prep
             text.len()
         )));
     }
-    if zone.zone_type != "master" {
+    if zone.zone_type != hdns_entities::enums::ZoneType::Master {
         return Err(Error::validation(
             "zone_type",
             "only master zones can be imported into",
@@ -396,7 +396,7 @@ pub async fn validate(
         record_count: 0,
         errors: Vec::new(),
     };
-    if zone.zone_type != "master" {
+    if zone.zone_type != hdns_entities::enums::ZoneType::Master {
         result
             .errors
             .push("only master zones have a zone file".into());

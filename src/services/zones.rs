@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use hdns_actors::events::{diff, Change, ChangeAction, Event, ZoneEvent};
+use hdns_entities::enums::{ForwardPolicy, ZoneType};
 use hdns_entities::{dns_records, zone_permissions, zones};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Order,
@@ -91,8 +92,7 @@ fn ips(field: &'static str, list: &[String]) -> Result<Value> {
 pub struct ZoneView {
     pub id: i32,
     pub name: String,
-    /// `master`, `slave` or `forward`.
-    pub zone_type: String,
+    pub zone_type: ZoneType,
     pub is_reverse: bool,
     pub soa_primary_ns: String,
     pub soa_admin_email: String,
@@ -106,7 +106,7 @@ pub struct ZoneView {
     pub primaries: Value,
     #[schema(value_type = Vec<Object>)]
     pub forwarders: Value,
-    pub forward_policy: String,
+    pub forward_policy: ForwardPolicy,
     #[schema(value_type = Vec<String>)]
     pub allow_transfer: Value,
     #[schema(value_type = Vec<String>)]
@@ -124,7 +124,7 @@ impl ZoneView {
         Self {
             id: z.id,
             name: z.name.clone(),
-            zone_type: z.zone_type.clone(),
+            zone_type: z.zone_type,
             is_reverse: names::is_reverse(&z.name),
             soa_primary_ns: z.soa_primary_ns.clone(),
             soa_admin_email: z.soa_admin_email.clone(),
@@ -136,7 +136,7 @@ impl ZoneView {
             default_ttl: z.default_ttl,
             primaries: z.primaries.clone(),
             forwarders: z.forwarders.clone(),
-            forward_policy: z.forward_policy.clone(),
+            forward_policy: z.forward_policy,
             allow_transfer: z.allow_transfer.clone(),
             also_notify: z.also_notify.clone(),
             enabled: z.enabled,
@@ -227,14 +227,19 @@ fn seconds(field: &'static str, v: Option<i64>, default: i32, min: i64) -> Resul
     }
 }
 
-fn policy(v: Option<&str>) -> Result<String> {
-    match v.unwrap_or("first") {
-        p @ ("first" | "only") => Ok(p.into()),
-        _ => Err(Error::validation(
-            "forward_policy",
-            "forward_policy must be `first` or `only`",
-        )),
-    }
+fn policy(v: Option<&str>) -> Result<ForwardPolicy> {
+    ForwardPolicy::parse(v.unwrap_or("first")).ok_or_else(|| {
+        Error::validation("forward_policy", "forward_policy must be `first` or `only`")
+    })
+}
+
+fn zone_type(v: &str) -> Result<ZoneType> {
+    ZoneType::parse(v).ok_or_else(|| {
+        Error::validation(
+            "zone_type",
+            "zone_type must be `master`, `slave` or `forward`",
+        )
+    })
 }
 
 fn email(v: &str) -> Result<String> {
@@ -270,23 +275,18 @@ fn description(v: Option<String>) -> Result<Option<String>> {
 }
 
 /// Checks the fields a zone type needs.
-fn check_type_fields(zone_type: &str, primaries: &Value, forwarders: &Value) -> Result<()> {
+fn check_type_fields(zone_type: ZoneType, primaries: &Value, forwarders: &Value) -> Result<()> {
     let empty = |v: &Value| v.as_array().is_none_or(|a| a.is_empty());
     match zone_type {
-        "master" => Ok(()),
-        "slave" if empty(primaries) => Err(Error::validation(
+        ZoneType::Slave if empty(primaries) => Err(Error::validation(
             "primaries",
             "a slave zone needs at least one primary",
         )),
-        "forward" if empty(forwarders) => Err(Error::validation(
+        ZoneType::Forward if empty(forwarders) => Err(Error::validation(
             "forwarders",
             "a forward zone needs at least one forwarder",
         )),
-        "slave" | "forward" => Ok(()),
-        _ => Err(Error::validation(
-            "zone_type",
-            "zone_type must be `master`, `slave` or `forward`",
-        )),
+        ZoneType::Master | ZoneType::Slave | ZoneType::Forward => Ok(()),
     }
 }
 
@@ -299,7 +299,7 @@ fn zone_event(
     Event::new(ZoneEvent {
         zone_id: z.id.to_string(),
         zone_name: z.name.clone(),
-        zone_type: z.zone_type.clone(),
+        zone_type: z.zone_type,
         action,
         changes,
         user_id: actor.event_user_id(),
@@ -320,11 +320,12 @@ pub async fn create(
     let name = names::zone_name(&req.name).map_err(|m| Error::validation("name", m))?;
     let primaries = servers("primaries", &req.primaries)?;
     let forwarders = servers("forwarders", &req.forwarders)?;
-    check_type_fields(&req.zone_type, &primaries, &forwarders)?;
+    let kind = zone_type(&req.zone_type)?;
+    check_type_fields(kind, &primaries, &forwarders)?;
     let now = Utc::now();
     let model = zones::ActiveModel {
         name: Set(name.clone()),
-        zone_type: Set(req.zone_type.clone()),
+        zone_type: Set(kind),
         soa_primary_ns: Set(primary_ns(
             req.soa_primary_ns.as_deref().unwrap_or("localhost."),
         )?),
@@ -366,7 +367,7 @@ pub async fn create(
         .with_details(json!({"field": "name"})));
     }
     let zone = model.insert(&txn).await?;
-    if zone.zone_type == "master" {
+    if zone.zone_type == ZoneType::Master {
         dns_records::ActiveModel {
             zone_id: Set(zone.id),
             name: Set("@".into()),
@@ -539,7 +540,7 @@ pub async fn update(
     }
     am.updated_at = Set(Utc::now());
     let new = am.update(&txn).await?;
-    check_type_fields(&new.zone_type, &new.primaries, &new.forwarders)?;
+    check_type_fields(new.zone_type, &new.primaries, &new.forwarders)?;
     let changes = diff(
         &snapshot(&old),
         &snapshot(&new),
@@ -622,7 +623,7 @@ pub async fn delete(db: &DatabaseConnection, dns: &Dns, actor: &Caller, id: i32)
 
 /// The zone as an RFC 1035 master file, exactly as BIND serves it.
 pub async fn export(db: &DatabaseConnection, dns: &Dns, zone: &zones::Model) -> Result<String> {
-    if zone.zone_type != "master" {
+    if zone.zone_type != ZoneType::Master {
         return Err(Error::validation(
             "zone_type",
             "only master zones have a zone file to export",

@@ -89,7 +89,7 @@ async fn rbac_denies_users_admin_routes(b: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.role, "user");
+    assert_eq!(row.role.as_str(), "user");
     assert_eq!(users::Entity::find().count(&db).await.unwrap(), 3);
     // Without any token: 401.
     assert_error(&s.get("/api/users", None).await, 401, "unauthorized");

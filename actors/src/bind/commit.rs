@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use chrono::{Datelike, Utc};
+use hdns_entities::enums::ZoneType;
 use hdns_entities::{dns_records, zones};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, IntoActiveModel, Set};
 
@@ -149,7 +150,7 @@ impl Dns {
         records: Option<Vec<dns_records::Model>>,
     ) -> CommitResult<(zones::Model, CommitTimings)> {
         let mut t = CommitTimings::default();
-        let zone = if zone.zone_type == "master" {
+        let zone = if zone.zone_type == ZoneType::Master {
             let mut am = zone.clone().into_active_model();
             am.serial = Set(next_serial(zone.serial));
             am.updated_at = Set(Utc::now());
@@ -201,7 +202,7 @@ impl Dns {
         }
         drop(conf_guard);
         // A forward zone whose servers changed must not keep serving old answers.
-        let flush = if reconfig && zone.zone_type == "forward" {
+        let flush = if reconfig && zone.zone_type == ZoneType::Forward {
             vec![zone.name.clone()]
         } else {
             Vec::new()

@@ -1,6 +1,7 @@
 //! Tera rendering of named.conf, the zone statements and zone files. The
 //! templates are compiled into the binary from `templates/`.
 
+use hdns_entities::enums::{ForwardPolicy, ZoneType};
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -62,11 +63,11 @@ pub struct NamedConf {
 #[derive(Debug, Clone, Serialize)]
 pub struct ZoneStanza {
     pub name: String,
-    pub zone_type: String,
+    pub zone_type: ZoneType,
     pub file: String,
     pub primaries: Vec<String>,
     pub forwarders: Vec<String>,
-    pub forward_policy: String,
+    pub forward_policy: ForwardPolicy,
     pub allow_transfer: Vec<String>,
     pub also_notify: Vec<String>,
 }
@@ -246,11 +247,11 @@ mod tests {
         let r = Renderer::new().unwrap();
         let z = |t: &str| ZoneStanza {
             name: format!("{t}.test"),
-            zone_type: t.into(),
+            zone_type: ZoneType::parse(t).unwrap(),
             file: format!("zones/{t}.test.db"),
             primaries: vec!["192.0.2.53".into()],
             forwarders: vec!["192.0.2.54 port 5300".into()],
-            forward_policy: "only".into(),
+            forward_policy: ForwardPolicy::Only,
             allow_transfer: vec!["none".into()],
             also_notify: vec![],
         };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use hdns_entities::enums::ZoneType;
 use hdns_entities::{dns_records, forwarders, rpz_rules, threat_feeds, zones};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -127,7 +128,7 @@ impl BindFiles {
         records: &[dns_records::Model],
         t: &mut StageTimings,
     ) -> Result<Option<Staged>, BindError> {
-        if zone.zone_type != "master" {
+        if zone.zone_type != ZoneType::Master {
             return Ok(None);
         }
         let start = Instant::now();
@@ -188,16 +189,16 @@ impl BindFiles {
             .iter()
             .map(|z| ZoneStanza {
                 name: z.name.clone(),
-                zone_type: z.zone_type.clone(),
-                file: match z.zone_type.as_str() {
-                    "slave" => paths.secondary_file(&z.name),
-                    _ => paths.zone_file(&z.name),
+                zone_type: z.zone_type,
+                file: match z.zone_type {
+                    ZoneType::Slave => paths.secondary_file(&z.name),
+                    ZoneType::Master | ZoneType::Forward => paths.zone_file(&z.name),
                 }
                 .to_string_lossy()
                 .into_owned(),
                 primaries: servers(&z.primaries),
                 forwarders: servers(&z.forwarders),
-                forward_policy: z.forward_policy.clone(),
+                forward_policy: z.forward_policy,
                 allow_transfer: non_empty_or_none(strings(&z.allow_transfer)),
                 also_notify: strings(&z.also_notify),
             })

@@ -61,7 +61,7 @@ pub trait EventPayload: Serialize {
 pub struct ZoneEvent {
     pub zone_id: String,
     pub zone_name: String,
-    pub zone_type: String,
+    pub zone_type: hdns_entities::enums::ZoneType,
     pub action: ChangeAction,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub changes: Option<Vec<Change>>,

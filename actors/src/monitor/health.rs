@@ -151,7 +151,7 @@ async fn check_bind(dns: &Dns, db: &DatabaseConnection) -> Check {
     // A real query: the SOA of a hosted zone, answered by named itself.
     let zone: Option<String> = zones::Entity::find()
         .filter(zones::Column::Enabled.eq(true))
-        .filter(zones::Column::ZoneType.eq("master"))
+        .filter(zones::Column::ZoneType.eq(hdns_entities::enums::ZoneType::Master))
         .order_by_asc(zones::Column::Id)
         .one(db)
         .await
