@@ -9,7 +9,7 @@ pub struct Model {
     pub zone_id: i32,
     /// Relative to the zone; `@` is the apex.
     pub name: String,
-    pub record_type: String,
+    pub record_type: crate::enums::RecordType,
     /// Record data in master-file form, without the fields kept in columns
     /// (MX preference; SRV priority, weight and port).
     pub value: String,

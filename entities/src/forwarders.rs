@@ -12,8 +12,7 @@ pub struct Model {
     pub domains: Json,
     /// JSON array of `{"address": ip, "port": n?}`.
     pub servers: Json,
-    /// `first` or `only`.
-    pub policy: String,
+    pub policy: crate::enums::ForwardPolicy,
     pub health_check: bool,
     pub enabled: bool,
     pub description: Option<String>,

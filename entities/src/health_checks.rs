@@ -10,8 +10,7 @@ pub struct Model {
     pub component: String,
     /// The forwarder's address, or the component again.
     pub name: String,
-    /// `healthy`, `warning`, `critical` or `unknown`.
-    pub status: String,
+    pub status: crate::enums::HealthLevel,
     pub response_time_ms: Option<f64>,
     pub message: Option<String>,
     pub checked_at: DateTimeUtc,

@@ -9,12 +9,10 @@ pub struct Model {
     /// Lowercase ASCII, no trailing dot; `*.` in front for subdomains.
     #[sea_orm(unique)]
     pub domain: String,
-    /// `nxdomain`, `nodata`, `passthru`, `drop` or `redirect`.
-    pub action: String,
+    pub action: crate::enums::RpzAction,
     /// For `redirect`: a domain name or an IP address.
     pub redirect_target: Option<String>,
-    /// `malware`, `phishing`, `suspicious`, `policy_violation` or `custom`.
-    pub category: String,
+    pub category: crate::enums::RpzCategory,
     /// `manual` (feeds keep their domains in their own zones).
     pub source: String,
     pub enabled: bool,

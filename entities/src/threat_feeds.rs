@@ -11,11 +11,10 @@ pub struct Model {
     /// Exactly one of `url` and `file_path` is set.
     pub url: Option<String>,
     pub file_path: Option<String>,
-    /// `domains`, `hosts`, `adblock` or `rpz`.
-    pub format: String,
-    pub category: String,
+    pub format: crate::enums::FeedFormat,
+    pub category: crate::enums::RpzCategory,
     /// Applied to every domain of the feed (`policy` in named.conf).
-    pub action: String,
+    pub action: crate::enums::RpzAction,
     pub redirect_target: Option<String>,
     /// Cron expression (5 or 6 fields; 6 starts with seconds).
     pub schedule: String,
@@ -24,8 +23,7 @@ pub struct Model {
     pub serial: i64,
     pub last_run_at: Option<DateTimeUtc>,
     pub last_success_at: Option<DateTimeUtc>,
-    /// `never`, `running`, `updated`, `unchanged` or `failed`.
-    pub last_status: String,
+    pub last_status: crate::enums::FeedStatus,
     pub last_error: Option<String>,
     pub entry_count: i64,
     pub invalid_lines: i64,

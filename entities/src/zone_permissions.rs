@@ -8,7 +8,7 @@ pub struct Model {
     pub id: i32,
     pub zone_id: i32,
     pub user_id: i32,
-    pub level: String,
+    pub level: crate::enums::GrantLevel,
     pub created_at: DateTimeUtc,
 }
 

@@ -221,7 +221,7 @@ pub async fn history(
         .map(|h| HistoryEntry {
             component: h.component,
             name: h.name,
-            status: h.status,
+            status: h.status.as_str().into(),
             response_time_ms: h.response_time_ms,
             message: h.message,
             checked_at: h

@@ -30,7 +30,7 @@ pub struct ForwarderView {
     #[schema(value_type = Vec<Object>)]
     pub servers: Value,
     /// `first` or `only`.
-    pub policy: String,
+    pub policy: hdns_entities::enums::ForwardPolicy,
     pub health_check: bool,
     pub enabled: bool,
     pub description: Option<String>,
@@ -45,7 +45,7 @@ impl From<&forwarders::Model> for ForwarderView {
             name: f.name.clone(),
             domains: f.domain_list(),
             servers: f.servers.clone(),
-            policy: f.policy.clone(),
+            policy: f.policy,
             health_check: f.health_check,
             enabled: f.enabled,
             description: f.description.clone(),
@@ -140,14 +140,9 @@ fn check_servers(list: &[ServerInput]) -> Result<Value> {
     servers("servers", list)
 }
 
-fn check_policy(p: &str) -> Result<String> {
-    match p {
-        "first" | "only" => Ok(p.into()),
-        _ => Err(Error::validation(
-            "policy",
-            "policy must be `first` or `only`",
-        )),
-    }
+fn check_policy(p: &str) -> Result<hdns_entities::enums::ForwardPolicy> {
+    hdns_entities::enums::ForwardPolicy::parse(p)
+        .ok_or_else(|| Error::validation("policy", "policy must be `first` or `only`"))
 }
 
 fn config_event(

@@ -32,7 +32,7 @@ pub async fn level<C: ConnectionTrait>(
         .filter(zone_permissions::Column::UserId.eq(actor.user_id.unwrap_or(-1)))
         .one(db)
         .await?;
-    Ok(grant.and_then(|g| Level::parse(&g.level)))
+    Ok(grant.map(|g| g.level))
 }
 
 /// Loads a zone the caller may use at `need`. A zone without any grant is
@@ -70,7 +70,7 @@ pub async fn granted_zone_ids<C: ConnectionTrait>(db: &C, user_id: i32) -> Resul
 pub struct GrantView {
     pub user_id: i32,
     pub username: String,
-    pub level: String,
+    pub level: Level,
     pub created_at: String,
 }
 
@@ -150,14 +150,14 @@ pub async fn grant(
     let row = match existing {
         Some(g) => {
             let mut am: zone_permissions::ActiveModel = g.into();
-            am.level = Set(req.level.as_str().into());
+            am.level = Set(req.level);
             am.update(&txn).await?
         }
         None => {
             zone_permissions::ActiveModel {
                 zone_id: Set(zone_id),
                 user_id: Set(user.id),
-                level: Set(req.level.as_str().into()),
+                level: Set(req.level),
                 created_at: Set(Utc::now()),
                 ..Default::default()
             }
@@ -205,7 +205,7 @@ pub async fn revoke(
         .one(&txn)
         .await?
         .ok_or_else(|| Error::not_found("Grant"))?;
-    let level = existing.level.clone();
+    let level = existing.level;
     zone_permissions::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;

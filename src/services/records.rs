@@ -28,7 +28,7 @@ pub struct RecordView {
     pub name: String,
     /// The full name, with the trailing dot.
     pub fqdn: String,
-    pub record_type: String,
+    pub record_type: hdns_entities::enums::RecordType,
     pub value: String,
     /// `null`: the zone's default TTL.
     pub ttl: Option<i32>,
@@ -49,7 +49,7 @@ impl RecordView {
             zone_name: zone.to_string(),
             name: r.name.clone(),
             fqdn: names::absolute(zone, &r.name),
-            record_type: r.record_type.clone(),
+            record_type: r.record_type,
             value: r.value.clone(),
             ttl: r.ttl,
             priority: r.priority,
@@ -128,7 +128,7 @@ fn comment(c: Option<String>) -> Result<Option<String>> {
 /// Whether two records carry the same data (an exact duplicate).
 pub fn same_data(a: &dns_records::Model, b: &ValidRecord) -> bool {
     a.name == b.name
-        && a.record_type == b.kind.as_str()
+        && a.record_type == b.kind
         && a.value.eq_ignore_ascii_case(&b.value)
         && a.priority == b.priority
         && a.weight == b.weight
@@ -170,7 +170,11 @@ pub fn conflicts_with(others: &[dns_records::Model], rec: &ValidRecord) -> Resul
             ),
         ));
     }
-    if !is_cname && others.iter().any(|o| o.record_type == "CNAME") {
+    if !is_cname
+        && others
+            .iter()
+            .any(|o| o.record_type == crate::dns::RecordKind::CNAME)
+    {
         return Err(Error::validation(
             "name",
             format!(
@@ -194,7 +198,7 @@ pub fn record_event(
         zone_id: zone.id.to_string(),
         zone_name: zone.name.clone(),
         record_name: r.name.clone(),
-        record_type: r.record_type.clone(),
+        record_type: r.record_type,
         record_value: hdns_actors::bind::zonedata::rdata(r),
         action,
         changes,
@@ -223,7 +227,7 @@ pub async fn insert<C: ConnectionTrait>(
     let row = dns_records::ActiveModel {
         zone_id: Set(zone.id),
         name: Set(rec.name),
-        record_type: Set(rec.kind.as_str().into()),
+        record_type: Set(rec.kind),
         value: Set(rec.value),
         ttl: Set(rec.ttl),
         priority: Set(rec.priority),
@@ -344,14 +348,14 @@ pub async fn apply_update<C: ConnectionTrait>(
     let kind_changed = req
         .record_type
         .as_deref()
-        .is_some_and(|t| !t.eq_ignore_ascii_case(&old.record_type));
+        .is_some_and(|t| !t.eq_ignore_ascii_case(old.record_type.as_str()));
     let keep = |v: Option<i32>| if kind_changed { None } else { v.map(i64::from) };
     let input = RecordInput {
         name: req.name.clone().unwrap_or_else(|| old.name.clone()),
         record_type: req
             .record_type
             .clone()
-            .unwrap_or_else(|| old.record_type.clone()),
+            .unwrap_or_else(|| old.record_type.as_str().into()),
         value: req.value.clone().unwrap_or_else(|| old.value.clone()),
         ttl: match req.ttl {
             Some(t) => t,
@@ -368,7 +372,7 @@ pub async fn apply_update<C: ConnectionTrait>(
     }
     let mut am = old.clone().into_active_model();
     am.name = Set(rec.name);
-    am.record_type = Set(rec.kind.as_str().into());
+    am.record_type = Set(rec.kind);
     am.value = Set(rec.value);
     am.ttl = Set(rec.ttl);
     am.priority = Set(rec.priority);

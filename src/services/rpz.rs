@@ -42,8 +42,8 @@ pub struct RuleInput {
 pub struct RuleView {
     pub id: i32,
     pub domain: String,
-    pub action: String,
-    pub category: String,
+    pub action: Action,
+    pub category: Category,
     pub redirect_target: Option<String>,
     pub source: String,
     pub enabled: bool,
@@ -57,8 +57,8 @@ impl From<&rpz_rules::Model> for RuleView {
         Self {
             id: r.id,
             domain: r.domain.clone(),
-            action: r.action.clone(),
-            category: r.category.clone(),
+            action: r.action,
+            category: r.category,
             redirect_target: r.redirect_target.clone(),
             source: r.source.clone(),
             enabled: r.enabled,
@@ -219,9 +219,9 @@ fn new_row(c: &Checked, input: &RuleInput, actor: &Caller) -> rpz_rules::ActiveM
     let now = Utc::now();
     rpz_rules::ActiveModel {
         domain: Set(c.domain.clone()),
-        action: Set(c.action.as_str().into()),
+        action: Set(c.action),
         redirect_target: Set(c.redirect_target.clone()),
-        category: Set(c.category.as_str().into()),
+        category: Set(c.category),
         source: Set("manual".into()),
         enabled: Set(input.enabled.unwrap_or(true)),
         comment: Set(input.comment.clone()),
@@ -290,8 +290,8 @@ pub async fn update(
     taken(&txn, &c.domain, Some(id)).await?;
     let mut am = old.clone().into_active_model();
     am.domain = Set(c.domain);
-    am.action = Set(c.action.as_str().into());
-    am.category = Set(c.category.as_str().into());
+    am.action = Set(c.action);
+    am.category = Set(c.category);
     am.redirect_target = Set(c.redirect_target);
     if let Some(e) = input.enabled {
         am.enabled = Set(e);
@@ -576,11 +576,14 @@ pub async fn statistics(db: &DatabaseConnection) -> Result<Statistics> {
     let mut feeds = FeedStats::default();
     for f in threat_feeds::Entity::find().all(db).await? {
         feeds.total += 1;
-        feeds.failing += i64::from(f.last_status == "failed");
+        feeds.failing += i64::from(f.last_status == hdns_entities::enums::FeedStatus::Failed);
         if f.enabled {
             feeds.enabled += 1;
             feeds.entries += f.entry_count;
-            *feeds.by_category.entry(f.category).or_default() += f.entry_count;
+            *feeds
+                .by_category
+                .entry(f.category.as_str().into())
+                .or_default() += f.entry_count;
         }
     }
     let mut alerts = AlertStats::default();

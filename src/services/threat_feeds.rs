@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use hdns_actors::events::{ChangeAction, ConfigChange, ConfigSubject, Event};
-use hdns_actors::rpz::{self, feed::Format, Action};
+use hdns_actors::rpz::{self, feed::Format, Action, Category};
 use hdns_entities::threat_feeds;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
@@ -46,16 +46,16 @@ pub struct FeedView {
     /// Without credentials or query string.
     pub url: Option<String>,
     pub file_path: Option<String>,
-    pub format: String,
-    pub category: String,
-    pub action: String,
+    pub format: hdns_entities::enums::FeedFormat,
+    pub category: hdns_entities::enums::RpzCategory,
+    pub action: hdns_entities::enums::RpzAction,
     pub redirect_target: Option<String>,
     pub schedule: String,
     pub enabled: bool,
     pub zone: String,
     pub last_run_at: Option<String>,
     pub last_success_at: Option<String>,
-    pub last_status: String,
+    pub last_status: hdns_entities::enums::FeedStatus,
     pub last_error: Option<String>,
     pub entry_count: i64,
     pub invalid_lines: i64,
@@ -72,16 +72,16 @@ impl FeedView {
             name: f.name.clone(),
             url: f.url.as_deref().map(redact_url),
             file_path: f.file_path.clone(),
-            format: f.format.clone(),
-            category: f.category.clone(),
-            action: f.action.clone(),
+            format: f.format,
+            category: f.category,
+            action: f.action,
             redirect_target: f.redirect_target.clone(),
             schedule: f.schedule.clone(),
             enabled: f.enabled,
             zone: rpz::feed_zone(f.id),
             last_run_at: f.last_run_at.map(|t| t.to_rfc3339()),
             last_success_at: f.last_success_at.map(|t| t.to_rfc3339()),
-            last_status: f.last_status.clone(),
+            last_status: f.last_status,
             last_error: f.last_error.clone(),
             entry_count: f.entry_count,
             invalid_lines: f.invalid_lines,
@@ -143,27 +143,26 @@ fn apply(
         }
         (None, None) => {}
     }
-    let format = input
-        .format
-        .as_deref()
-        .or(am.format.try_as_ref().map(String::as_str))
-        .unwrap_or("domains");
-    Format::parse(format).ok_or_else(|| {
-        Error::validation("format", "format must be domains, hosts, adblock or rpz")
-    })?;
-    am.format = Set(format.to_string());
-    let category = input
-        .category
-        .as_deref()
-        .or(am.category.try_as_ref().map(String::as_str))
-        .unwrap_or("malware");
-    am.category = Set(check_category(category)?.as_str().into());
-    let action = input
-        .action
-        .as_deref()
-        .or(am.action.try_as_ref().map(String::as_str))
-        .unwrap_or("nxdomain");
-    let action = check_action(action)?;
+    let format = match input.format.as_deref() {
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            Error::validation("format", "format must be domains, hosts, adblock or rpz")
+        })?,
+        None => am.format.try_as_ref().copied().unwrap_or(Format::Domains),
+    };
+    am.format = Set(format);
+    let category = match input.category.as_deref() {
+        Some(c) => check_category(c)?,
+        None => am
+            .category
+            .try_as_ref()
+            .copied()
+            .unwrap_or(Category::Malware),
+    };
+    am.category = Set(category);
+    let action = match input.action.as_deref() {
+        Some(a) => check_action(a)?,
+        None => am.action.try_as_ref().copied().unwrap_or(Action::Nxdomain),
+    };
     if action == Action::Passthru {
         return Err(Error::validation(
             "action",
@@ -176,7 +175,7 @@ fn apply(
         None => None,
     };
     am.redirect_target = Set(check_target(action, target.as_deref())?);
-    am.action = Set(action.as_str().into());
+    am.action = Set(action);
     let schedule = input
         .schedule
         .as_deref()
@@ -252,7 +251,7 @@ pub async fn create(
     let now = Utc::now();
     let mut am = threat_feeds::ActiveModel {
         serial: Set(0),
-        last_status: Set("never".into()),
+        last_status: Set(hdns_entities::enums::FeedStatus::Never),
         entry_count: Set(0),
         invalid_lines: Set(0),
         enabled: Set(true),

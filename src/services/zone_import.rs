@@ -159,7 +159,7 @@ fn check_cnames(existing: &[dns_records::Model], new: &[ValidRecord]) -> Result<
     let mut kinds: HashMap<&str, (bool, usize)> = HashMap::new();
     for r in existing.iter().filter(|r| r.enabled) {
         let e = kinds.entry(r.name.as_str()).or_default();
-        e.0 |= r.record_type == "CNAME";
+        e.0 |= r.record_type == RecordKind::CNAME;
         e.1 += 1;
     }
     for r in new {
@@ -244,7 +244,7 @@ pub async fn import(
             let present: HashSet<_> = existing
                 .iter()
                 .map(|e| {
-                    let kind = RecordKind::parse_ignore_case(&e.record_type);
+                    let kind = Some(e.record_type);
                     (
                         e.name.clone(),
                         kind,
@@ -285,7 +285,7 @@ pub async fn import(
             id: 0,
             zone_id: zone.id,
             name: r.name,
-            record_type: r.kind.as_str().into(),
+            record_type: r.kind,
             value: r.value,
             ttl: r.ttl.filter(|t| *t != default_ttl),
             priority: r.priority,
@@ -432,7 +432,7 @@ pub async fn validate(
                     id: i as i32,
                     zone_id: zone.id,
                     name: r.name,
-                    record_type: r.kind.as_str().into(),
+                    record_type: r.kind,
                     value: r.value,
                     ttl: r.ttl,
                     priority: r.priority,

@@ -371,7 +371,7 @@ pub async fn create(
         dns_records::ActiveModel {
             zone_id: Set(zone.id),
             name: Set("@".into()),
-            record_type: Set("NS".into()),
+            record_type: Set(hdns_entities::enums::RecordType::NS),
             value: Set(zone.soa_primary_ns.clone()),
             enabled: Set(true),
             created_at: Set(now),

@@ -212,7 +212,7 @@ impl BindFiles {
                     .map(move |d| ForwarderStanza {
                         label: f.name.replace(['"', '\\'], ""),
                         domain: d,
-                        policy: f.policy.clone(),
+                        policy: f.policy.as_str().into(),
                         servers: servers.clone(),
                     })
             })
@@ -337,13 +337,13 @@ impl BindFiles {
         let lines: Vec<PolicyLine> = rules
             .iter()
             .map(|r| {
-                let action = Action::parse(&r.action).unwrap_or(Action::Nxdomain);
+                let action = r.action;
                 let (rtype, rdata) = rpz::zone::rdata(action, r.redirect_target.as_deref());
                 PolicyLine {
                     owner: r.domain.clone(),
                     rtype: rtype.into(),
                     rdata,
-                    category: r.category.clone(),
+                    category: r.category.as_str().into(),
                 }
             })
             .collect();

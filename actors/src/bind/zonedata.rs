@@ -87,7 +87,7 @@ pub fn line(r: &dns_records::Model) -> RecordLine {
     RecordLine {
         name: r.name.clone(),
         ttl: r.ttl.map(|t| t.to_string()).unwrap_or_default(),
-        rtype: r.record_type.clone(),
+        rtype: r.record_type.as_str().into(),
         rdata: rdata(r),
     }
 }

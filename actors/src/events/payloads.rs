@@ -93,7 +93,7 @@ pub struct RecordEvent {
     pub zone_id: String,
     pub zone_name: String,
     pub record_name: String,
-    pub record_type: String,
+    pub record_type: hdns_entities::enums::RecordType,
     pub record_value: String,
     pub action: ChangeAction,
     #[serde(skip_serializing_if = "Option::is_none", default)]

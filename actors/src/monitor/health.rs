@@ -370,7 +370,7 @@ impl Runner {
             let row = health_checks::ActiveModel {
                 component: Set(c.component.to_string()),
                 name: Set(c.name.clone()),
-                status: Set(c.status.as_str().to_string()),
+                status: Set(c.status),
                 response_time_ms: Set(c.response_time_ms),
                 message: Set(Some(c.message.chars().take(1024).collect())),
                 checked_at: Set(chrono::Utc::now()),

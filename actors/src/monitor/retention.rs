@@ -111,7 +111,7 @@ mod tests {
             health_checks::ActiveModel {
                 component: Set("database".into()),
                 name: Set("database".into()),
-                status: Set("healthy".into()),
+                status: Set(hdns_entities::enums::HealthLevel::Healthy),
                 response_time_ms: Set(Some(1.0)),
                 message: Set(None),
                 checked_at: Set(chrono::Utc::now() - chrono::Duration::days(days_ago)),

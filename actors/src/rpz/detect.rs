@@ -169,7 +169,7 @@ async fn source_of(db: &DatabaseConnection, via: &str) -> Source {
             Some(r) => Source {
                 kind: "manual",
                 rule: rule.into(),
-                category: Category::parse(&r.category).unwrap_or(Category::Custom),
+                category: r.category,
                 feed_id: None,
                 feed_name: None,
             },
@@ -194,7 +194,7 @@ async fn source_of(db: &DatabaseConnection, via: &str) -> Source {
         Some(f) => Source {
             kind: "feed",
             rule: rule.into(),
-            category: Category::parse(&f.category).unwrap_or(Category::Custom),
+            category: f.category,
             feed_id: Some(f.id),
             feed_name: Some(f.name),
         },

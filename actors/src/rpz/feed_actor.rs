@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::bind::dynamic;
 use crate::events::{BulkOperation, Event, FeedUpdated, RpzUpdated};
-use crate::rpz::{self, feed, Action, Category};
+use crate::rpz::{self, feed};
 use chrono::Utc;
 use dashmap::DashMap;
+use hdns_entities::enums::FeedStatus;
 use hdns_entities::threat_feeds;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
@@ -149,9 +150,9 @@ impl ThreatFeeds {
                 tracing::warn!(feed = %f.name, error = %e, "threat feed not scheduled");
             }
             // An update cut short by a restart left "running" behind.
-            if f.last_status == "running" {
+            if f.last_status == FeedStatus::Running {
                 let mut am = f.into_active_model();
-                am.last_status = Set("failed".into());
+                am.last_status = Set(FeedStatus::Failed);
                 am.last_error = Set(Some("interrupted by a restart".into()));
                 if let Err(e) = am.update(&me.feeds.inner.db).await {
                     tracing::warn!(error = %e, "threat feed status write failed");
@@ -389,7 +390,7 @@ impl Feeds {
         };
         let mut am = feed.clone().into_active_model();
         am.last_run_at = Set(Some(Utc::now()));
-        am.last_status = Set("running".into());
+        am.last_status = Set(FeedStatus::Running);
         if let Err(e) = am.update(db).await {
             tracing::warn!(error = %e, "threat feed status write failed");
         }
@@ -401,11 +402,11 @@ impl Feeds {
         match result {
             Ok(o) => {
                 let status = if o.mode == "unchanged" {
-                    "unchanged"
+                    FeedStatus::Unchanged
                 } else {
-                    "updated"
+                    FeedStatus::Updated
                 };
-                am.last_status = Set(status.into());
+                am.last_status = Set(status);
                 am.last_error = Set(None);
                 am.last_success_at = Set(Some(Utc::now()));
                 am.entry_count = Set(o.total as i64);
@@ -423,7 +424,7 @@ impl Feeds {
                     feed_id,
                     feed_name: feed.name.clone(),
                     zone: zone.clone(),
-                    status: status.into(),
+                    status: status.as_str().into(),
                     error: None,
                     added: o.added,
                     removed: o.removed,
@@ -456,7 +457,7 @@ impl Feeds {
                 self.progress(&op, feed_id, "completed", 100);
             }
             Err(error) => {
-                am.last_status = Set("failed".into());
+                am.last_status = Set(FeedStatus::Failed);
                 am.last_error = Set(Some(error.chars().take(1000).collect()));
                 if let Err(e) = am.update(db).await {
                     tracing::warn!(error = %e, "threat feed status write failed");
@@ -478,7 +479,7 @@ impl Feeds {
                     mode: None,
                     timestamp: crate::events::now_iso(),
                 }));
-                let category = Category::parse(&feed.category).unwrap_or(Category::Custom);
+                let category = feed.category;
                 alerts::raise(
                     db,
                     &self.inner.dns.bus,
@@ -534,7 +535,7 @@ impl Feeds {
             } => (text, etag, last_modified),
         };
         self.progress(op, feed.id, "parsing", 40);
-        let format = feed::Format::parse(&feed.format).ok_or("unknown feed format")?;
+        let format = feed.format;
         let list = paths.feed_list(feed.id);
         let start = Instant::now();
         let (parsed, old) = tokio::task::spawn_blocking(move || {
@@ -556,7 +557,7 @@ impl Feeds {
         timings.parse = ms(start.elapsed());
         let files = &self.inner.dns.files;
         let settings = &files.settings;
-        let action = Action::parse(&feed.action).unwrap_or(Action::Nxdomain);
+        let action = feed.action;
         let (rtype, data) = rpz::zone::rdata(action, feed.redirect_target.as_deref());
         // A small change to an installed dynamic zone goes as DNS updates.
         let start = Instant::now();
