@@ -11,6 +11,7 @@ pub mod db;
 pub mod dns_client;
 pub mod events;
 pub mod monitor;
+pub mod names;
 pub mod querylog;
 pub mod rpz;
 pub mod supervise;

@@ -14,7 +14,7 @@ impl ZoneIndex {
         let by_name = zones
             .into_iter()
             .map(|(id, name)| {
-                let key = name.trim_end_matches('.').to_ascii_lowercase();
+                let key = crate::names::lookup_key(&name).into_owned();
                 (key.clone(), (id, key))
             })
             .collect();
@@ -25,12 +25,8 @@ impl ZoneIndex {
         if self.by_name.is_empty() {
             return None;
         }
-        let lower;
-        let mut n = name.trim_end_matches('.');
-        if n.bytes().any(|b| b.is_ascii_uppercase()) {
-            lower = n.to_ascii_lowercase();
-            n = &lower;
-        }
+        let key = crate::names::lookup_key(name);
+        let mut n: &str = &key;
         loop {
             if let Some((id, zone)) = self.by_name.get(n) {
                 return Some((*id, zone.as_str()));

@@ -9,7 +9,8 @@ pub mod detect;
 pub mod feed;
 pub mod feed_actor;
 pub mod log;
-pub mod names;
+/// Policy names live with every other name (`crate::names`).
+pub use crate::names;
 pub mod security;
 pub mod zone;
 
