@@ -245,6 +245,20 @@ struct Outcome {
     last_modified: Option<String>,
 }
 
+/// How a fetched list reaches named.
+enum FeedPlan {
+    /// The same entries as installed: nothing to do.
+    Unchanged,
+    /// A small change to an installed dynamic zone: signed DNS UPDATEs.
+    Incremental {
+        script: String,
+        messages: usize,
+        entries: Arc<Vec<String>>,
+    },
+    /// Render, check and install the whole zone.
+    Full { entries: Arc<Vec<String>> },
+}
+
 enum Fetched {
     NotModified,
     Body {
@@ -501,14 +515,16 @@ impl Feeds {
         }
     }
 
+    /// One update: fetch, plan (what changed and how it reaches named),
+    /// apply.
     async fn try_update(
         &self,
         feed: &threat_feeds::Model,
         op: &Option<Operation>,
     ) -> Result<Outcome, String> {
-        let paths = &self.inner.dns.files.settings.paths;
         let zone = rpz::feed_zone(feed.id);
-        let installed = feed.serial > 0 && paths.rpz_file(&zone).exists();
+        let installed =
+            feed.serial > 0 && self.inner.dns.files.settings.paths.rpz_file(&zone).exists();
         let mut timings = Timings::default();
         let start = Instant::now();
         let fetched = self.fetch(feed, installed).await?;
@@ -535,8 +551,25 @@ impl Feeds {
             } => (text, etag, last_modified),
         };
         self.progress(op, feed.id, "parsing", 40);
+        let (plan, mut outcome) = self.plan(feed, &zone, text, installed).await?;
+        outcome.timings.fetch = timings.fetch;
+        outcome.etag = etag;
+        outcome.last_modified = last_modified;
+        self.apply(feed, op, &zone, plan, outcome).await
+    }
+
+    /// Parses the new list, diffs it against the installed one and decides
+    /// how it reaches named.
+    async fn plan(
+        &self,
+        feed: &threat_feeds::Model,
+        zone: &str,
+        text: String,
+        installed: bool,
+    ) -> Result<(FeedPlan, Outcome), String> {
+        let settings = &self.inner.dns.files.settings;
         let format = feed.format;
-        let list = paths.feed_list(feed.id);
+        let list = settings.paths.feed_list(feed.id);
         let start = Instant::now();
         let (parsed, old) = tokio::task::spawn_blocking(move || {
             let parsed = feed::parse(&text, format);
@@ -554,63 +587,106 @@ impl Feeds {
                 feed.format, parsed.invalid, parsed.samples
             ));
         }
-        timings.parse = ms(start.elapsed());
-        let files = &self.inner.dns.files;
-        let settings = &files.settings;
-        let action = feed.action;
-        let (rtype, data) = rpz::zone::rdata(action, feed.redirect_target.as_deref());
+        let parse_ms = ms(start.elapsed());
+        let (rtype, data) = rpz::zone::rdata(feed.action, feed.redirect_target.as_deref());
         // A small change to an installed dynamic zone goes as DNS updates.
         let start = Instant::now();
         let (added, removed, updates) = {
             let (a, r) = feed::diff(&old, &parsed.entries);
             let small = a.len() + r.len() <= (parsed.entries.len() / 20).max(1000);
             let updates = (small && installed && dynamic::feeds_dynamic(settings))
-                .then(|| dynamic::script(settings.dns_port, &zone, &r, &a, (rtype, &data)));
+                .then(|| dynamic::script(settings.dns_port, zone, &r, &a, (rtype, &data)));
             (a.len() as u64, r.len() as u64, updates)
         };
         drop(old);
-        let diff_ms = ms(start.elapsed());
-        let total = parsed.entries.len() as u64;
-        let mut outcome = Outcome {
-            timings,
+        let outcome = Outcome {
+            timings: Timings {
+                parse: parse_ms,
+                render: ms(start.elapsed()),
+                ..Timings::default()
+            },
             added,
             removed,
-            total,
+            total: parsed.entries.len() as u64,
             invalid: parsed.invalid,
             duplicates: parsed.duplicates,
             mode: "full",
             serial: feed.serial,
-            etag,
-            last_modified,
+            etag: None,
+            last_modified: None,
         };
-        if installed && added == 0 && removed == 0 {
-            outcome.mode = "unchanged";
-            return Ok(outcome);
-        }
-        self.progress(op, feed.id, "rendering", 60);
-        let _lock = files.lock_zone(&zone).await;
         let entries = Arc::new(parsed.entries);
-        if let Some((script, messages)) = updates {
-            outcome.timings.render = diff_ms;
-            let start = Instant::now();
-            match self.inner.dns.update_policy_zone(&script).await {
-                Ok(()) => {
-                    outcome.timings.reload = ms(start.elapsed());
-                    let start = Instant::now();
-                    self.keep_list(feed.id, entries).await?;
-                    outcome.timings.install = ms(start.elapsed());
-                    // named bumps the serial once per update message.
-                    outcome.serial = feed.serial + messages as i64;
-                    outcome.mode = "incremental";
-                    return Ok(outcome);
-                }
-                // Some messages may have landed: a full render puts named
-                // back in step with the list.
-                Err(e) => {
-                    tracing::warn!(feed = %feed.name, error = %e, "dynamic update failed; rendering the whole zone")
+        let plan = match updates {
+            _ if installed && added == 0 && removed == 0 => FeedPlan::Unchanged,
+            Some((script, messages)) => FeedPlan::Incremental {
+                script,
+                messages,
+                entries,
+            },
+            None => FeedPlan::Full { entries },
+        };
+        Ok((plan, outcome))
+    }
+
+    /// Puts a plan into named (through `bind::commit`, under the zone's
+    /// lock) and keeps the list it installed.
+    async fn apply(
+        &self,
+        feed: &threat_feeds::Model,
+        op: &Option<Operation>,
+        zone: &str,
+        plan: FeedPlan,
+        mut outcome: Outcome,
+    ) -> Result<Outcome, String> {
+        let entries = match plan {
+            FeedPlan::Unchanged => {
+                outcome.mode = "unchanged";
+                return Ok(outcome);
+            }
+            FeedPlan::Incremental {
+                script,
+                messages,
+                entries,
+            } => {
+                self.progress(op, feed.id, "rendering", 60);
+                let _lock = self.inner.dns.files.lock_zone(zone).await;
+                let start = Instant::now();
+                match self.inner.dns.update_policy_zone(&script).await {
+                    Ok(()) => {
+                        outcome.timings.reload = ms(start.elapsed());
+                        let start = Instant::now();
+                        self.keep_list(feed.id, entries).await?;
+                        outcome.timings.install = ms(start.elapsed());
+                        // named bumps the serial once per update message.
+                        outcome.serial = feed.serial + messages as i64;
+                        outcome.mode = "incremental";
+                        return Ok(outcome);
+                    }
+                    // Some messages may have landed: a full render puts named
+                    // back in step with the list.
+                    Err(e) => {
+                        tracing::warn!(feed = %feed.name, error = %e, "dynamic update failed; rendering the whole zone");
+                        entries
+                    }
                 }
             }
-        }
+            FeedPlan::Full { entries } => entries,
+        };
+        self.progress(op, feed.id, "rendering", 60);
+        let _lock = self.inner.dns.files.lock_zone(zone).await;
+        self.install_full(feed, op, zone, entries, outcome).await
+    }
+
+    /// Renders and checks the whole zone, installs it and waits for named.
+    async fn install_full(
+        &self,
+        feed: &threat_feeds::Model,
+        op: &Option<Operation>,
+        zone: &str,
+        entries: Arc<Vec<String>>,
+        mut outcome: Outcome,
+    ) -> Result<Outcome, String> {
+        let files = &self.inner.dns.files;
         let serial = files.rpz_serial().max(feed.serial + 1);
         let source = feed
             .url
@@ -624,7 +700,7 @@ impl Feeds {
             "category": feed.category,
             "source": source.replace(['\n', '\r'], " "),
             "rendered_at": crate::events::now_iso(),
-            "entries": total,
+            "entries": outcome.total,
             "serial": serial,
         });
         let (staged, stage) = files
@@ -632,7 +708,7 @@ impl Feeds {
                 feed.id,
                 header,
                 entries.clone(),
-                action,
+                feed.action,
                 feed.redirect_target.clone(),
             )
             .await
@@ -643,7 +719,7 @@ impl Feeds {
         let installed = self
             .inner
             .dns
-            .install_policy_zone(&zone, staged, serial)
+            .install_policy_zone(zone, staged, serial)
             .await?;
         let start = Instant::now();
         self.keep_list(feed.id, entries).await?;
