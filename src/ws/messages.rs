@@ -4,10 +4,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// `{"type":"error", error_code, message, details?, timestamp, id?}`.
-pub fn error(code: &str, message: &str, details: Option<Value>, id: Option<&Value>) -> String {
+pub fn error(
+    code: super::protocol::ErrorCode,
+    message: &str,
+    details: Option<Value>,
+    id: Option<&Value>,
+) -> String {
     let mut v = serde_json::json!({
         "type": "error",
-        "error_code": code,
+        "error_code": code.as_str(),
         "message": message,
         "timestamp": crate::now_iso(),
     });

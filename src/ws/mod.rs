@@ -3,6 +3,7 @@
 
 pub mod hooks;
 pub mod messages;
+pub mod protocol;
 pub mod session;
 pub mod socket;
 
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use crate::auth::extract::authenticate;
 use crate::services::grants;
 use crate::state::AppState;
+use protocol::ErrorCode;
 use session::{Rejected, WsSession};
 
 /// Close codes (documented in docs/websocket-api.md).
@@ -37,6 +39,8 @@ pub mod close {
     pub const CONNECTION_LIMIT: u16 = 4029;
     /// The role may not use this endpoint (admin-only events, debug mode).
     pub const PERMISSION_DENIED: u16 = 4030;
+    /// The server cannot admit the connection now (RFC 6455 internal error).
+    pub const UNAVAILABLE: u16 = 1011;
 }
 
 /// Shared by every session.
@@ -241,6 +245,13 @@ async fn legacy(
     open(req, stream, state, q.into_inner(), entry).await
 }
 
+/// A connection let in: its session, ready to start.
+pub struct Admission {
+    session: WsSession,
+}
+
+/// Opens a WebSocket: admitted, the session starts; refused, one error
+/// frame and a close code.
 async fn open(
     req: HttpRequest,
     stream: web::Payload,
@@ -251,63 +262,62 @@ async fn open(
     // A request that is no WebSocket handshake is refused before anything
     // is registered: the actor would never start, nor stop to unregister.
     actix_web_actors::ws::handshake(&req)?;
-    let token = q.token.unwrap_or_default();
-    let refuse =
-        |code: &'static str, message: &str, close: u16| Rejected::new(code, message, close);
-    let auth = match authenticate(&state, &token, crate::http::client_ip(&req)).await {
-        Ok(a) if !a.user.must_change_password => a,
-        Ok(_) => {
-            let r = refuse(
-                "AUTH_FAILED",
-                "The password must be changed first",
-                close::AUTH_FAILED,
-            );
-            return start(r, &req, stream);
-        }
-        Err(_) => {
-            let r = refuse(
-                "AUTH_FAILED",
-                "A valid access token is required",
-                close::AUTH_FAILED,
-            );
-            return start(r, &req, stream);
-        }
-    };
-    if entry.path_user.is_some_and(|u| u != auth.user.id) {
-        let r = refuse(
-            "AUTH_FAILED",
-            "The path's user is not the token's user",
-            close::AUTH_FAILED,
-        );
-        return start(r, &req, stream);
+    match admit(&req, &state, q, entry).await {
+        Ok(a) => start(a.session, &req, stream),
+        Err(r) => start(r, &req, stream),
     }
-    let is_admin = auth.is_admin();
-    let subscriptions: HashSet<EventType> = match entry.preset {
+}
+
+/// What a new session is subscribed to: a legacy endpoint's preset (what
+/// of it the role may receive; `None` when nothing), else the role's defaults.
+fn first_subscriptions(
+    preset: Option<Vec<EventType>>,
+    is_admin: bool,
+) -> Option<HashSet<EventType>> {
+    match preset {
         Some(list) => {
             let allowed: HashSet<EventType> = list
                 .iter()
                 .copied()
                 .filter(|t| permissions::may_subscribe(is_admin, *t))
                 .collect();
-            if allowed.is_empty() {
-                let r = refuse(
-                    "PERMISSION_DENIED",
-                    "Your role may not receive these events",
-                    close::PERMISSION_DENIED,
-                );
-                return start(r, &req, stream);
-            }
-            allowed
+            (!allowed.is_empty()).then_some(allowed)
         }
-        None => permissions::defaults(is_admin).into_iter().collect(),
-    };
-    if q.debug == Some(true) && !is_admin {
-        let r = refuse(
-            "PERMISSION_DENIED",
-            "Debug mode is for admins",
+        None => Some(permissions::defaults(is_admin).into_iter().collect()),
+    }
+}
+
+/// Who may open this connection, with which subscriptions, within the
+/// per-user (and cluster-wide) connection limit.
+async fn admit(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    q: ConnectQuery,
+    entry: Entry,
+) -> Result<Admission, Rejected> {
+    let token = q.token.unwrap_or_default();
+    let auth_failed =
+        |message: &str| Rejected::new(ErrorCode::AuthFailed, message, close::AUTH_FAILED);
+    let denied = |message: &str| {
+        Rejected::new(
+            ErrorCode::PermissionDenied,
+            message,
             close::PERMISSION_DENIED,
-        );
-        return start(r, &req, stream);
+        )
+    };
+    let auth = match authenticate(state, &token, crate::http::client_ip(req)).await {
+        Ok(a) if !a.user.must_change_password => a,
+        Ok(_) => return Err(auth_failed("The password must be changed first")),
+        Err(_) => return Err(auth_failed("A valid access token is required")),
+    };
+    if entry.path_user.is_some_and(|u| u != auth.user.id) {
+        return Err(auth_failed("The path's user is not the token's user"));
+    }
+    let is_admin = auth.is_admin();
+    let subscriptions = first_subscriptions(entry.preset, is_admin)
+        .ok_or_else(|| denied("Your role may not receive these events"))?;
+    if q.debug == Some(true) && !is_admin {
+        return Err(denied("Debug mode is for admins"));
     }
     let hub = state.hub.clone();
     let zones: HashSet<i32> = if is_admin {
@@ -315,7 +325,14 @@ async fn open(
     } else {
         grants::granted_zone_ids(&state.db, auth.user.id)
             .await
-            .map_err(|e| actix_web::error::ErrorInternalServerError(e.public_message()))?
+            .map_err(|e| {
+                tracing::error!(error = %e, "websocket admission: zone grants unreadable");
+                Rejected::new(
+                    ErrorCode::Unavailable,
+                    "The service cannot read your grants right now",
+                    close::UNAVAILABLE,
+                )
+            })?
             .into_iter()
             .collect()
     };
@@ -337,12 +354,11 @@ async fn open(
         if registered {
             hub.registry.unregister(handle.id);
         }
-        let r = refuse(
-            "CONNECTION_LIMIT",
+        return Err(Rejected::new(
+            ErrorCode::ConnectionLimit,
             &format!("At most {} connections per user", hub.registry.max_per_user),
             close::CONNECTION_LIMIT,
-        );
-        return start(r, &req, stream);
+        ));
     };
     if let Some(sock) = req.conn_data::<socket::Socket>() {
         hub.sockets.insert(handle.id, *sock);
@@ -352,7 +368,7 @@ async fn open(
         greeting: entry.greeting,
         debug: q.debug == Some(true),
         username: auth.user.username.clone(),
-        ip: crate::http::client_ip(&req),
+        ip: crate::http::client_ip(req),
         path: req.path().to_string(),
     };
     let session = WsSession::new(
@@ -363,7 +379,7 @@ async fn open(
         auth.claims.exp,
         opts,
     );
-    start(session, &req, stream)
+    Ok(Admission { session })
 }
 
 fn start<A>(

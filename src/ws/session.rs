@@ -13,18 +13,19 @@ use hdns_actors::ws::{permissions, ratelimit, SessionHandle};
 use serde_json::{json, Value};
 
 use super::messages;
+use super::protocol::{ClientMessage, ErrorCode};
 use super::{close, Hub, MAX_MESSAGE_BYTES};
 use crate::state::AppState;
 
 /// A connection refused at the door: one error frame, then the close code.
 pub struct Rejected {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     close: u16,
 }
 
 impl Rejected {
-    pub fn new(code: &'static str, message: &str, close: u16) -> Self {
+    pub fn new(code: ErrorCode, message: &str, close: u16) -> Self {
         Self {
             code,
             message: message.to_string(),
@@ -40,7 +41,7 @@ impl Actor for Rejected {
         ctx.text(messages::error(self.code, &self.message, None, None));
         ctx.close(Some(ws::CloseReason {
             code: ws::CloseCode::Other(self.close),
-            description: Some(self.code.to_string()),
+            description: Some(self.code.as_str().to_string()),
         }));
         ctx.stop();
     }
@@ -117,7 +118,7 @@ impl WsSession {
     fn error(
         &self,
         ctx: &mut ws::WebsocketContext<Self>,
-        code: &str,
+        code: ErrorCode,
         message: &str,
         details: Option<Value>,
         id: Option<&Value>,
@@ -131,7 +132,7 @@ impl WsSession {
         self.handle.tick();
         if let Some(c) = self.handle.close_requested() {
             if c.code == close::TOO_SLOW {
-                self.error(ctx, "SLOW_CONSUMER", &c.reason, None, None);
+                self.error(ctx, ErrorCode::SlowConsumer, &c.reason, None, None);
             }
             self.close_with(ctx, c.code, &c.reason);
             return;
@@ -168,19 +169,19 @@ impl WsSession {
         if self.state.jwt.verify(&self.token).is_none() {
             self.error(
                 ctx,
-                "AUTH_FAILED",
+                ErrorCode::AuthFailed,
                 "The access token has expired",
                 None,
                 None,
             );
-            self.close_with(ctx, close::AUTH_FAILED, "AUTH_FAILED");
+            self.close_with(ctx, close::AUTH_FAILED, ErrorCode::AuthFailed.as_str());
             return;
         }
         if text.len() > MAX_MESSAGE_BYTES {
             let details = json!({"max_bytes": MAX_MESSAGE_BYTES});
             return self.error(
                 ctx,
-                "INVALID_MESSAGE",
+                ErrorCode::InvalidMessage,
                 "The message is too large",
                 Some(details),
                 None,
@@ -191,7 +192,7 @@ impl WsSession {
             _ => {
                 return self.error(
                     ctx,
-                    "INVALID_MESSAGE",
+                    ErrorCode::InvalidMessage,
                     "Messages are JSON objects with a `type`",
                     None,
                     None,
@@ -201,7 +202,7 @@ impl WsSession {
         let Some(kind) = msg.get("type").and_then(|t| t.as_str()) else {
             return self.error(
                 ctx,
-                "INVALID_MESSAGE",
+                ErrorCode::InvalidMessage,
                 "The message has no `type`",
                 None,
                 message_id(&msg).as_ref(),
@@ -252,20 +253,34 @@ impl WsSession {
                 "Rate limit exceeded. Try again in {} seconds.",
                 e.retry_after
             );
-            return self.error(ctx, "RATE_LIMITED", &text, Some(details), id);
+            return self.error(ctx, ErrorCode::RateLimited, &text, Some(details), id);
         }
-        match kind {
-            "ping" => self.send(ctx, messages::bare("pong", id)),
-            "pong" => self.missed_pings = 0,
-            "subscribe" | "unsubscribe" => self.change_subscriptions(ctx, kind == "subscribe", msg.get("data"), id),
-            "get_subscriptions" => {
+        let Some(message) = ClientMessage::parse(msg) else {
+            return self.error(
+                ctx,
+                ErrorCode::InvalidMessage,
+                &format!("Unknown message type `{kind}`"),
+                Some(json!({"allowed": ClientMessage::TYPES})),
+                id,
+            );
+        };
+        match message {
+            ClientMessage::Ping => self.send(ctx, messages::bare("pong", id)),
+            ClientMessage::Pong => self.missed_pings = 0,
+            ClientMessage::Subscribe { data } => {
+                self.change_subscriptions(ctx, true, data.as_ref(), id)
+            }
+            ClientMessage::Unsubscribe { data } => {
+                self.change_subscriptions(ctx, false, data.as_ref(), id)
+            }
+            ClientMessage::GetSubscriptions => {
                 let data = json!({
                     "subscriptions": self.subscriptions(),
                     "default_subscriptions": names(&permissions::defaults(self.handle.is_admin())),
                 });
                 self.send(ctx, messages::response(data, id));
             }
-            "get_stats" => {
+            ClientMessage::GetStats => {
                 let (shed, queued) = match self.handle.outbox.lock() {
                     Ok(o) => (o.shed, o.len()),
                     Err(_) => return,
@@ -282,13 +297,6 @@ impl WsSession {
                 });
                 self.send(ctx, messages::response(data, id));
             }
-            other => self.error(
-                ctx,
-                "INVALID_MESSAGE",
-                &format!("Unknown message type `{other}`"),
-                Some(json!({"allowed": ["ping", "pong", "subscribe", "unsubscribe", "get_subscriptions", "get_stats"]})),
-                id,
-            ),
         }
     }
 
@@ -321,7 +329,7 @@ impl WsSession {
         else {
             return self.error(
                 ctx,
-                "INVALID_MESSAGE",
+                ErrorCode::InvalidMessage,
                 "`data.event_types` must be an array of event types",
                 None,
                 id,
@@ -339,7 +347,7 @@ impl WsSession {
             let details = json!({"unknown_event_types": unknown});
             return self.error(
                 ctx,
-                "SUBSCRIPTION_FAILED",
+                ErrorCode::SubscriptionFailed,
                 "Unknown event type",
                 Some(details),
                 id,
@@ -355,7 +363,7 @@ impl WsSession {
             let details = json!({"event_types": forbidden});
             return self.error(
                 ctx,
-                "PERMISSION_DENIED",
+                ErrorCode::PermissionDenied,
                 "Your role may not subscribe to these event types",
                 Some(details),
                 id,
@@ -499,7 +507,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Ok(ws::Message::Text(t)) => self.on_text(ctx, &t),
             Ok(ws::Message::Binary(_)) => self.error(
                 ctx,
-                "INVALID_MESSAGE",
+                ErrorCode::InvalidMessage,
                 "Binary frames are not supported",
                 None,
                 None,
@@ -514,7 +522,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Err(_) => {
                 self.error(
                     ctx,
-                    "INVALID_MESSAGE",
+                    ErrorCode::InvalidMessage,
                     "The frame could not be read (too large or malformed)",
                     None,
                     None,
