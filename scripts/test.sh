@@ -26,7 +26,7 @@ if command -v systemctl >/dev/null 2>&1; then systemctl stop named >/dev/null 2>
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 if cargo nextest --version >/dev/null 2>&1; then
   echo "==> cargo nextest run"
