@@ -546,9 +546,8 @@ async fn a_stalled_client_neither_delays_others_nor_stays() {
         }
         assert!(got, "the live client got record s{i} promptly");
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    // The stalled client missed its pings and was closed.
-    assert_eq!(stalled.closed(Duration::from_secs(5)).await, Some(4004));
+    // The stalled client misses its pings (every second) and is closed.
+    assert_eq!(stalled.closed(Duration::from_secs(8)).await, Some(4004));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -600,15 +599,13 @@ async fn legacy_endpoints_debug_mode_and_audit() {
     assert_eq!(c.frame().await["error_code"], "PERMISSION_DENIED");
     let mut c = WsClient::connect(&s.base, &format!("?token={t}&debug=true")).await;
     c.ask(json!({"type": "ping", "id": "debug-me"})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(s.logs().contains("ws debug: received") && s.logs().contains("debug-me"));
+    assert!(s.wait_log("debug-me").await && s.logs().contains("ws debug: received"));
     assert!(!s.logs().contains(&t), "the token never reaches the log");
     c.ask(json!({"type": "unsubscribe", "data": {"event_types": ["system_metrics"]}}))
         .await;
     drop(c);
 
     // Connects, subscription changes and disconnects are audited.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     for action in ["ws.connect", "ws.unsubscribe", "ws.disconnect"] {
         assert!(
             s.wait_count("audit_log", "action", action, 1).await >= 1,

@@ -229,6 +229,18 @@ impl TestServer {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Waits up to 5 s for `needle` to appear in the server's log.
+    pub async fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.logs().contains(needle) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     pub async fn db(&self) -> DatabaseConnection {
         Database::connect(&self.database_url).await.unwrap()
     }
