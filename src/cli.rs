@@ -205,6 +205,7 @@ fn read_password_stdin() -> Result<String, String> {
     Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
+// Long on purpose: one arm per `user` subcommand; each is a few lines and reads best beside the others.
 async fn user_command(cfg: Config, cmd: UserCommand) -> Result<(), String> {
     crate::bootstrap::prepare_data_dir(&cfg.data_dir)?;
     let conn = db::connect(&cfg.effective_database_url()).await?;

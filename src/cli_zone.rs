@@ -65,6 +65,7 @@ pub async fn bind_sync(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
+// Long on purpose: one arm per `zone` subcommand (export, import with its progress bar); splitting would scatter the CLI's one flow.
 pub async fn zone_command(cfg: Config, cmd: ZoneCommand) -> Result<(), String> {
     let (conn, dns) = open(&cfg).await?;
     let actor = Caller::system_as("cli");

@@ -45,6 +45,7 @@ fn perr(line: usize, message: impl Into<String>) -> ParseError {
     }
 }
 
+// Long on purpose: one state machine over RFC 1035's lexical rules (quotes, escapes, parentheses, comments); its states share the cursor and must stay together.
 fn tokenize(text: &str) -> Result<Vec<Entry>, ParseError> {
     let b = text.as_bytes();
     let mut entries = Vec::new();

@@ -193,6 +193,92 @@ fn apply_soa(am: &mut zones::ActiveModel, zone: &zones::Model, soa: &Soa) {
     am.serial = Set(zone.serial.max(soa.serial));
 }
 
+/// The records of a merge that the zone does not hold yet (same name,
+/// type, value ignoring case, priority, weight and port).
+fn not_present(existing: &[dns_records::Model], records: Vec<ValidRecord>) -> Vec<ValidRecord> {
+    let key = |name: &str, kind, value: &str, p, w, port| {
+        (
+            name.to_string(),
+            kind,
+            value.to_ascii_lowercase(),
+            p,
+            w,
+            port,
+        )
+    };
+    let present: HashSet<_> = existing
+        .iter()
+        .map(|e| {
+            key(
+                &e.name,
+                e.record_type,
+                &e.value,
+                e.priority,
+                e.weight,
+                e.port,
+            )
+        })
+        .collect();
+    records
+        .into_iter()
+        .filter(|r| {
+            !present.contains(&key(
+                &r.name, r.kind, &r.value, r.priority, r.weight, r.port,
+            ))
+        })
+        .collect()
+}
+
+/// The rows of new records (a TTL equal to the zone's default is left unset).
+fn rows_of(zone_id: i32, records: Vec<ValidRecord>, default_ttl: i32) -> Vec<dns_records::Model> {
+    let now = Utc::now();
+    records
+        .into_iter()
+        .map(|r| dns_records::Model {
+            id: 0,
+            zone_id,
+            name: r.name,
+            record_type: r.kind,
+            value: r.value,
+            ttl: r.ttl.filter(|t| *t != default_ttl),
+            priority: r.priority,
+            weight: r.weight,
+            port: r.port,
+            enabled: true,
+            comment: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect()
+}
+
+/// Inserts rows in chunks; `progress` hears how many were written.
+async fn insert_rows(
+    txn: &sea_orm::DatabaseTransaction,
+    rows: &[dns_records::Model],
+    progress: Option<&dyn Fn(usize)>,
+) -> Result<()> {
+    let mut done = 0;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let chunk: Vec<dns_records::ActiveModel> = chunk
+            .iter()
+            .map(|m| {
+                let mut am = m.clone().into_active_model();
+                am.id = sea_orm::ActiveValue::NotSet;
+                am
+            })
+            .collect();
+        done += chunk.len();
+        dns_records::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+        if let Some(p) = progress {
+            p(done);
+        }
+    }
+    Ok(())
+}
+
 /// Imports a prepared file. `progress` hears how many records were written.
 pub async fn import(
     db: &DatabaseConnection,
@@ -241,34 +327,7 @@ pub async fn import(
             (prepared.records, res.rows_affected, ttl)
         }
         ImportMode::Merge => {
-            let present: HashSet<_> = existing
-                .iter()
-                .map(|e| {
-                    let kind = Some(e.record_type);
-                    (
-                        e.name.clone(),
-                        kind,
-                        e.value.to_ascii_lowercase(),
-                        e.priority,
-                        e.weight,
-                        e.port,
-                    )
-                })
-                .collect();
-            let fresh: Vec<ValidRecord> = prepared
-                .records
-                .into_iter()
-                .filter(|r| {
-                    !present.contains(&(
-                        r.name.clone(),
-                        Some(r.kind),
-                        r.value.to_ascii_lowercase(),
-                        r.priority,
-                        r.weight,
-                        r.port,
-                    ))
-                })
-                .collect();
+            let fresh = not_present(&existing, prepared.records);
             skipped += prepared.in_file - prepared.duplicates - fresh.len();
             check_cnames(&existing, &fresh)?;
             (fresh, 0, zone.default_ttl)
@@ -276,44 +335,9 @@ pub async fn import(
     };
     am.updated_at = Set(Utc::now());
     let zone = am.update(&txn).await?;
-    let now = Utc::now();
     let created = to_insert.len();
-    let mut done = 0;
-    let new_rows: Vec<dns_records::Model> = to_insert
-        .into_iter()
-        .map(|r| dns_records::Model {
-            id: 0,
-            zone_id: zone.id,
-            name: r.name,
-            record_type: r.kind,
-            value: r.value,
-            ttl: r.ttl.filter(|t| *t != default_ttl),
-            priority: r.priority,
-            weight: r.weight,
-            port: r.port,
-            enabled: true,
-            comment: None,
-            created_at: now,
-            updated_at: now,
-        })
-        .collect();
-    for chunk in new_rows.chunks(INSERT_CHUNK) {
-        let chunk: Vec<dns_records::ActiveModel> = chunk
-            .iter()
-            .map(|m| {
-                let mut am = m.clone().into_active_model();
-                am.id = sea_orm::ActiveValue::NotSet;
-                am
-            })
-            .collect();
-        done += chunk.len();
-        dns_records::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
-            .await?;
-        if let Some(p) = progress {
-            p(done);
-        }
-    }
+    let new_rows = rows_of(zone.id, to_insert, default_ttl);
+    insert_rows(&txn, &new_rows, progress).await?;
     audit::record(
         &txn,
         actor,

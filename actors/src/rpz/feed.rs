@@ -36,6 +36,7 @@ fn is_comment(line: &str) -> bool {
     line.starts_with(['#', '!', ';']) || line.starts_with("//") || line.starts_with('[')
 }
 
+// Long on purpose: one arm per feed format over the same line loop; each arm is short and the loop's counters are shared.
 pub fn parse(text: &str, format: Format) -> Parsed {
     let mut p = Parsed::default();
     let mut origin: Option<String> = None;

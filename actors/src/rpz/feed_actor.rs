@@ -411,108 +411,130 @@ impl Feeds {
         self.progress(&op, feed_id, "fetching", 5);
         let result = self.try_update(&feed, &op).await;
         let elapsed = ms(started.elapsed());
+        match result {
+            Ok(o) => self.succeeded(&feed, &op, o, elapsed).await,
+            Err(error) => self.failed(&feed, &op, error, elapsed).await,
+        }
+    }
+
+    /// Records a good update, publishes it, and the policy change if any.
+    async fn succeeded(
+        &self,
+        feed: &threat_feeds::Model,
+        op: &Option<Operation>,
+        o: Outcome,
+        elapsed: u64,
+    ) {
+        let (db, feed_id) = (&self.inner.db, feed.id);
         let mut am = feed.clone().into_active_model();
         am.updated_at = Set(Utc::now());
-        match result {
-            Ok(o) => {
-                let status = if o.mode == "unchanged" {
-                    FeedStatus::Unchanged
-                } else {
-                    FeedStatus::Updated
-                };
-                am.last_status = Set(status);
-                am.last_error = Set(None);
-                am.last_success_at = Set(Some(Utc::now()));
-                am.entry_count = Set(o.total as i64);
-                am.invalid_lines = Set(o.invalid as i64);
-                am.serial = Set(o.serial);
-                if o.etag.is_some() || o.last_modified.is_some() {
-                    am.etag = Set(o.etag.clone());
-                    am.last_modified = Set(o.last_modified.clone());
-                }
-                if let Err(e) = am.update(db).await {
-                    tracing::warn!(error = %e, "threat feed status write failed");
-                }
-                let zone = rpz::feed_zone(feed_id);
-                self.inner.dns.publish(Event::new(FeedUpdated {
-                    feed_id,
-                    feed_name: feed.name.clone(),
-                    zone: zone.clone(),
-                    status: status.as_str().into(),
-                    error: None,
-                    added: o.added,
-                    removed: o.removed,
-                    total: o.total as i64,
-                    invalid_lines: Some(o.invalid),
-                    duplicates: Some(o.duplicates),
-                    duration_ms: elapsed,
-                    timings_ms: serde_json::to_value(o.timings).ok(),
-                    mode: Some(o.mode.to_string()),
-                    timestamp: crate::events::now_iso(),
-                }));
-                if o.mode != "unchanged" {
-                    self.inner.dns.publish(Event::new(RpzUpdated {
-                        zone: zone.clone(),
-                        source: "feed".into(),
-                        feed_id: Some(feed_id),
-                        change: format!("feed {} updated", feed.name),
-                        added: o.added,
-                        removed: o.removed,
-                        total: o.total,
-                        serial: o.serial,
-                        user_id: op
-                            .as_ref()
-                            .map(|o| o.user_id.to_string())
-                            .unwrap_or_else(|| "system".into()),
-                        timestamp: crate::events::now_iso(),
-                    }));
-                }
-                tracing::info!(feed = %feed.name, added = o.added, removed = o.removed, total = o.total, invalid = o.invalid, ms = elapsed, timings = ?o.timings, "threat feed updated");
-                self.progress(&op, feed_id, "completed", 100);
-            }
-            Err(error) => {
-                am.last_status = Set(FeedStatus::Failed);
-                am.last_error = Set(Some(error.chars().take(1000).collect()));
-                if let Err(e) = am.update(db).await {
-                    tracing::warn!(error = %e, "threat feed status write failed");
-                }
-                tracing::warn!(feed = %feed.name, %error, "threat feed update failed; the last good list stays");
-                self.inner.dns.publish(Event::new(FeedUpdated {
-                    feed_id,
-                    feed_name: feed.name.clone(),
-                    zone: rpz::feed_zone(feed_id),
-                    status: "failed".into(),
-                    error: Some(error.clone()),
-                    added: 0,
-                    removed: 0,
-                    total: feed.entry_count,
-                    invalid_lines: None,
-                    duplicates: None,
-                    duration_ms: elapsed,
-                    timings_ms: None,
-                    mode: None,
-                    timestamp: crate::events::now_iso(),
-                }));
-                let category = feed.category;
-                alerts::raise(
-                    db,
-                    &self.inner.dns.bus,
-                    Alert {
-                        severity: "high",
-                        category: category.event_category(),
-                        message: format!(
-                            "threat feed {} failed to update; its last good list ({} entries) stays in force: {error}",
-                            feed.name, feed.entry_count
-                        ),
-                        source_ip: None,
-                        domain: None,
-                        details: json!({"kind": "feed_update_failed", "feed_id": feed_id, "feed_name": feed.name, "error": error}),
-                    },
-                )
-                .await;
-                self.progress(&op, feed_id, "failed", 100);
-            }
+        let status = if o.mode == "unchanged" {
+            FeedStatus::Unchanged
+        } else {
+            FeedStatus::Updated
+        };
+        am.last_status = Set(status);
+        am.last_error = Set(None);
+        am.last_success_at = Set(Some(Utc::now()));
+        am.entry_count = Set(o.total as i64);
+        am.invalid_lines = Set(o.invalid as i64);
+        am.serial = Set(o.serial);
+        if o.etag.is_some() || o.last_modified.is_some() {
+            am.etag = Set(o.etag.clone());
+            am.last_modified = Set(o.last_modified.clone());
         }
+        if let Err(e) = am.update(db).await {
+            tracing::warn!(error = %e, "threat feed status write failed");
+        }
+        let zone = rpz::feed_zone(feed_id);
+        self.inner.dns.publish(Event::new(FeedUpdated {
+            feed_id,
+            feed_name: feed.name.clone(),
+            zone: zone.clone(),
+            status: status.as_str().into(),
+            error: None,
+            added: o.added,
+            removed: o.removed,
+            total: o.total as i64,
+            invalid_lines: Some(o.invalid),
+            duplicates: Some(o.duplicates),
+            duration_ms: elapsed,
+            timings_ms: serde_json::to_value(o.timings).ok(),
+            mode: Some(o.mode.to_string()),
+            timestamp: crate::events::now_iso(),
+        }));
+        if o.mode != "unchanged" {
+            self.inner.dns.publish(Event::new(RpzUpdated {
+                zone: zone.clone(),
+                source: "feed".into(),
+                feed_id: Some(feed_id),
+                change: format!("feed {} updated", feed.name),
+                added: o.added,
+                removed: o.removed,
+                total: o.total,
+                serial: o.serial,
+                user_id: op
+                    .as_ref()
+                    .map(|o| o.user_id.to_string())
+                    .unwrap_or_else(|| "system".into()),
+                timestamp: crate::events::now_iso(),
+            }));
+        }
+        tracing::info!(feed = %feed.name, added = o.added, removed = o.removed, total = o.total, invalid = o.invalid, ms = elapsed, timings = ?o.timings, "threat feed updated");
+        self.progress(op, feed_id, "completed", 100);
+    }
+
+    /// Records a failed update: the last good list stays; an alert says so.
+    async fn failed(
+        &self,
+        feed: &threat_feeds::Model,
+        op: &Option<Operation>,
+        error: String,
+        elapsed: u64,
+    ) {
+        let (db, feed_id) = (&self.inner.db, feed.id);
+        let mut am = feed.clone().into_active_model();
+        am.updated_at = Set(Utc::now());
+        am.last_status = Set(FeedStatus::Failed);
+        am.last_error = Set(Some(error.chars().take(1000).collect()));
+        if let Err(e) = am.update(db).await {
+            tracing::warn!(error = %e, "threat feed status write failed");
+        }
+        tracing::warn!(feed = %feed.name, %error, "threat feed update failed; the last good list stays");
+        self.inner.dns.publish(Event::new(FeedUpdated {
+            feed_id,
+            feed_name: feed.name.clone(),
+            zone: rpz::feed_zone(feed_id),
+            status: "failed".into(),
+            error: Some(error.clone()),
+            added: 0,
+            removed: 0,
+            total: feed.entry_count,
+            invalid_lines: None,
+            duplicates: None,
+            duration_ms: elapsed,
+            timings_ms: None,
+            mode: None,
+            timestamp: crate::events::now_iso(),
+        }));
+        let category = feed.category;
+        alerts::raise(
+            db,
+            &self.inner.dns.bus,
+            Alert {
+                severity: "high",
+                category: category.event_category(),
+                message: format!(
+                    "threat feed {} failed to update; its last good list ({} entries) stays in force: {error}",
+                    feed.name, feed.entry_count
+                ),
+                source_ip: None,
+                domain: None,
+                details: json!({"kind": "feed_update_failed", "feed_id": feed_id, "feed_name": feed.name, "error": error}),
+            },
+        )
+        .await;
+        self.progress(op, feed_id, "failed", 100);
     }
 
     /// One update: fetch, plan (what changed and how it reaches named),
