@@ -343,25 +343,9 @@ fn check_file_keys(path: &Path) -> Result<(), String> {
 }
 
 /// Hides the password in `scheme://user:password@host/...`.
+/// A configured connection URL as shown: the password hidden.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let hidden = if userinfo.contains(':') {
-                format!("{user}:<redacted>")
-            } else {
-                user.to_string()
-            };
-            format!("{}://{}{}", &url[..scheme_end], hidden, &rest[at..])
-        }
-        None => url.to_string(),
-    }
+    hdns_actors::redact::redact_url(url, hdns_actors::redact::Redact::Password)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod events;
 pub mod monitor;
 pub mod names;
 pub mod querylog;
+pub mod redact;
 pub mod rpz;
 pub mod supervise;
 pub mod ws;

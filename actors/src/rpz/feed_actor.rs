@@ -859,17 +859,9 @@ pub fn check_file(dir: &Path, path: &str) -> Result<PathBuf, String> {
     Ok(p)
 }
 
-/// URLs may carry credentials; logs, zones and events must not.
+/// A feed URL as shown: no credentials, no query string.
 pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("");
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => "(invalid url)".into(),
-    }
+    crate::redact::redact_url(url, crate::redact::Redact::Credentials)
 }
 
 fn write_list(path: &Path, entries: &[String]) -> std::io::Result<()> {
