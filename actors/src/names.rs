@@ -255,7 +255,8 @@ pub fn absolute(zone: &str, owner: &str) -> String {
 
 /// Reverse zones are recognised from their name.
 pub fn is_reverse(zone: &str) -> bool {
-    crate::bind::render::is_reverse(zone)
+    let z = lookup_key(zone);
+    z.ends_with("in-addr.arpa") || z.ends_with("ip6.arpa")
 }
 
 fn check_wildcard(name: &str) -> Result<(), String> {

@@ -198,10 +198,7 @@ impl Renderer {
 }
 
 /// Reverse zones are recognised from their name.
-pub fn is_reverse(zone: &str) -> bool {
-    let z = zone.trim_end_matches('.').to_ascii_lowercase();
-    z.ends_with("in-addr.arpa") || z.ends_with("ip6.arpa")
-}
+pub use crate::names::is_reverse;
 
 #[cfg(test)]
 mod tests {
