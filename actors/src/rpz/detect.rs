@@ -202,6 +202,22 @@ async fn source_of(db: &DatabaseConnection, via: &str) -> Source {
     }
 }
 
+/// What detection remembers between hits.
+struct Detector {
+    db: DatabaseConnection,
+    bus: EventBus,
+    window: Duration,
+    stats: SharedDetectStats,
+    /// The last alert per (client, name): one per `window`.
+    last_alert: HashMap<(String, String), Instant>,
+    /// The current second and the events published in it.
+    second: Instant,
+    this_second: u32,
+    minute: BlockedMinute,
+    /// Rules looked up recently, by what named logged.
+    sources: HashMap<String, (Instant, Source)>,
+}
+
 async fn consume(
     mut rx: mpsc::UnboundedReceiver<Hit>,
     db: DatabaseConnection,
@@ -209,44 +225,48 @@ async fn consume(
     window: Duration,
     stats: SharedDetectStats,
 ) {
-    let mut last_alert: HashMap<(String, String), Instant> = HashMap::new();
-    let (mut second, mut this_second) = (Instant::now(), 0u32);
-    let mut minute = BlockedMinute::default();
-    let mut sources: HashMap<String, (Instant, Source)> = HashMap::new();
+    let mut d = Detector {
+        db,
+        bus,
+        window,
+        stats,
+        last_alert: HashMap::new(),
+        second: Instant::now(),
+        this_second: 0,
+        minute: BlockedMinute::default(),
+        sources: HashMap::new(),
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
-        let h = tokio::select! {
+        tokio::select! {
             h = rx.recv() => match h {
-                Some(h) => h,
+                Some(h) => d.hit(h).await,
                 None => return,
             },
             _ = tick.tick() => {
-                store(&db, minute.roll(chrono::Utc::now().timestamp())).await;
-                continue;
+                store(&d.db, d.minute.roll(chrono::Utc::now().timestamp())).await;
             }
-        };
+        }
+    }
+}
+
+impl Detector {
+    /// One blocked lookup: counted, published (bounded per second), and
+    /// raised as an alert once per client, name and window.
+    async fn hit(&mut self, h: Hit) {
         let now = Instant::now();
-        if now.duration_since(second) >= Duration::from_secs(1) {
-            (second, this_second) = (now, 0);
+        if now.duration_since(self.second) >= Duration::from_secs(1) {
+            (self.second, self.this_second) = (now, 0);
         }
-        if last_alert.len() > 10_000 {
-            last_alert.retain(|_, t| now.duration_since(*t) < window);
+        if self.last_alert.len() > 10_000 {
+            let window = self.window;
+            self.last_alert
+                .retain(|_, t| now.duration_since(*t) < window);
         }
-        // A busy client repeats the same few names: look each rule up once
-        // per `SOURCE_TTL` rather than twice per hit.
-        if sources.len() > 10_000 {
-            sources.retain(|_, (t, _)| now.duration_since(*t) < SOURCE_TTL);
-        }
-        let src = match sources.get(&h.via) {
-            Some((t, src)) if now.duration_since(*t) < SOURCE_TTL => src.clone(),
-            _ => {
-                let src = source_of(&db, &h.via).await;
-                sources.insert(h.via.clone(), (now, src.clone()));
-                src
-            }
-        };
-        store(&db, minute.roll(chrono::Utc::now().timestamp())).await;
-        minute.add(src.category.as_str(), &h.qname, &h.client_ip);
+        let src = self.source(&h.via, now).await;
+        store(&self.db, self.minute.roll(chrono::Utc::now().timestamp())).await;
+        self.minute
+            .add(src.category.as_str(), &h.qname, &h.client_ip);
         let severity = src.category.severity();
         let message = format!(
             "{} looked up {} ({} {}), blocked by {} rule {}",
@@ -266,52 +286,70 @@ async fn consume(
             "feed_name": src.feed_name,
             "rpz_category": src.category.as_str(),
         });
-        {
-            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-            s.hits += 1;
-            if this_second >= EVENTS_PER_SEC {
-                s.events_suppressed += 1;
-            }
-        }
-        if this_second < EVENTS_PER_SEC {
-            this_second += 1;
-            // Malware and phishing are critical (the severity says so).
-            bus.publish(Event::new(ThreatAlert {
-                alert_id: uuid::Uuid::new_v4().to_string(),
-                severity: severity.into(),
-                category: src.category.event_category().into(),
-                message: message.clone(),
-                source_ip: Some(h.client_ip.clone()),
-                domain: Some(h.qname.clone()),
-                details: details.clone(),
-                timestamp: crate::events::now_iso(),
-                detected: true,
-            }));
-        }
+        self.detected(&h, &src, &message, &details);
         let key = (h.client_ip.clone(), h.qname.clone());
-        if last_alert
+        if self
+            .last_alert
             .get(&key)
-            .is_some_and(|t| now.duration_since(*t) < window)
+            .is_some_and(|t| now.duration_since(*t) < self.window)
         {
-            stats
+            self.stats
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .alerts_suppressed += 1;
-            continue;
+            return;
         }
-        last_alert.insert(key, now);
-        alerts::raise(
-            &db,
-            &bus,
-            Alert {
-                severity,
-                category: src.category.event_category(),
-                message,
-                source_ip: Some(h.client_ip),
-                domain: Some(h.qname),
-                details,
-            },
-        )
-        .await;
+        self.last_alert.insert(key, now);
+        let alert = Alert {
+            severity,
+            category: src.category.event_category(),
+            message,
+            source_ip: Some(h.client_ip),
+            domain: Some(h.qname),
+            details,
+        };
+        alerts::raise(&self.db, &self.bus, alert).await;
+    }
+
+    /// The rule behind what named logged. A busy client repeats the same
+    /// few names: each is looked up once per `SOURCE_TTL`, not per hit.
+    async fn source(&mut self, via: &str, now: Instant) -> Source {
+        if self.sources.len() > 10_000 {
+            self.sources
+                .retain(|_, (t, _)| now.duration_since(*t) < SOURCE_TTL);
+        }
+        match self.sources.get(via) {
+            Some((t, src)) if now.duration_since(*t) < SOURCE_TTL => src.clone(),
+            _ => {
+                let src = source_of(&self.db, via).await;
+                self.sources.insert(via.to_string(), (now, src.clone()));
+                src
+            }
+        }
+    }
+
+    /// Publishes `threat_detected` (at most `EVENTS_PER_SEC` a second).
+    fn detected(&mut self, h: &Hit, src: &Source, message: &str, details: &serde_json::Value) {
+        {
+            let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.hits += 1;
+            if self.this_second >= EVENTS_PER_SEC {
+                s.events_suppressed += 1;
+                return;
+            }
+        }
+        self.this_second += 1;
+        // Malware and phishing are critical (the severity says so).
+        self.bus.publish(Event::new(ThreatAlert {
+            alert_id: uuid::Uuid::new_v4().to_string(),
+            severity: src.category.severity().into(),
+            category: src.category.event_category().into(),
+            message: message.to_string(),
+            source_ip: Some(h.client_ip.clone()),
+            domain: Some(h.qname.clone()),
+            details: details.clone(),
+            timestamp: crate::events::now_iso(),
+            detected: true,
+        }));
     }
 }
