@@ -304,79 +304,7 @@ async fn try_chunk(
     let mut events = Vec::new();
     for (k, op) in ops.iter().enumerate() {
         let sp = txn.begin().await?;
-        let res: Result<Event> = async {
-            match op.action {
-                BulkAction::Create => {
-                    let input = CreateRecord {
-                        zone_id: zone.id,
-                        name: op.name.clone().unwrap_or_default(),
-                        record_type: op.record_type.clone().unwrap_or_default(),
-                        value: op.value.clone().unwrap_or_default(),
-                        ttl: op.ttl,
-                        priority: op.priority,
-                        weight: op.weight,
-                        port: op.port,
-                        enabled: op.enabled,
-                        comment: op.comment.clone(),
-                    };
-                    let rec = records::validate(&zone, &records::input_of(&input))?;
-                    let row = records::insert(
-                        &sp,
-                        actor,
-                        &zone,
-                        rec,
-                        input.enabled.unwrap_or(true),
-                        input.comment,
-                    )
-                    .await?;
-                    Ok(records::record_event(
-                        &row,
-                        &zone,
-                        ChangeAction::Created,
-                        None,
-                        actor,
-                    ))
-                }
-                BulkAction::Update => {
-                    let old = dns_records::Entity::find_by_id(op.id.unwrap_or_default())
-                        .one(&sp)
-                        .await?
-                        .filter(|r| r.zone_id == zone.id)
-                        .ok_or_else(|| Error::not_found("Record"))?;
-                    let patch = UpdateRecord {
-                        name: op.name.clone(),
-                        record_type: op.record_type.clone(),
-                        value: op.value.clone(),
-                        ttl: op.ttl.map(Some),
-                        priority: op.priority,
-                        weight: op.weight,
-                        port: op.port,
-                        enabled: op.enabled,
-                        comment: op.comment.clone(),
-                    };
-                    let (new, changes) =
-                        records::apply_update(&sp, actor, &zone, old, patch).await?;
-                    Ok(records::record_event(
-                        &new,
-                        &zone,
-                        ChangeAction::Updated,
-                        Some(changes),
-                        actor,
-                    ))
-                }
-                BulkAction::Delete => {
-                    let old = records::remove(&sp, actor, &zone, op.id.unwrap_or_default()).await?;
-                    Ok(records::record_event(
-                        &old,
-                        &zone,
-                        ChangeAction::Deleted,
-                        None,
-                        actor,
-                    ))
-                }
-            }
-        }
-        .await;
+        let res = apply_one(&sp, actor, &zone, op).await;
         match res {
             Ok(ev) => {
                 sp.commit().await?;
@@ -396,4 +324,83 @@ async fn try_chunk(
         }
     }
     Ok(outcomes)
+}
+
+/// One operation inside its savepoint; the event to publish once the
+/// chunk commits.
+async fn apply_one(
+    sp: &sea_orm::DatabaseTransaction,
+    actor: &Caller,
+    zone: &zones::Model,
+    op: &BulkOp,
+) -> Result<Event> {
+    match op.action {
+        BulkAction::Create => {
+            let input = CreateRecord {
+                zone_id: zone.id,
+                name: op.name.clone().unwrap_or_default(),
+                record_type: op.record_type.clone().unwrap_or_default(),
+                value: op.value.clone().unwrap_or_default(),
+                ttl: op.ttl,
+                priority: op.priority,
+                weight: op.weight,
+                port: op.port,
+                enabled: op.enabled,
+                comment: op.comment.clone(),
+            };
+            let rec = records::validate(zone, &records::input_of(&input))?;
+            let row = records::insert(
+                sp,
+                actor,
+                zone,
+                rec,
+                input.enabled.unwrap_or(true),
+                input.comment,
+            )
+            .await?;
+            Ok(records::record_event(
+                &row,
+                zone,
+                ChangeAction::Created,
+                None,
+                actor,
+            ))
+        }
+        BulkAction::Update => {
+            let old = dns_records::Entity::find_by_id(op.id.unwrap_or_default())
+                .one(sp)
+                .await?
+                .filter(|r| r.zone_id == zone.id)
+                .ok_or_else(|| Error::not_found("Record"))?;
+            let patch = UpdateRecord {
+                name: op.name.clone(),
+                record_type: op.record_type.clone(),
+                value: op.value.clone(),
+                ttl: op.ttl.map(Some),
+                priority: op.priority,
+                weight: op.weight,
+                port: op.port,
+                enabled: op.enabled,
+                comment: op.comment.clone(),
+            };
+            let (new, changes) = records::apply_update(sp, actor, zone, old, patch).await?;
+            Ok(records::record_event(
+                &new,
+                zone,
+                ChangeAction::Updated,
+                Some(changes),
+                actor,
+            ))
+        }
+        BulkAction::Delete => {
+            let old = records::remove(sp, actor, zone, op.id.unwrap_or_default()).await?;
+            Ok(records::record_event(
+                &old,
+                zone,
+                ChangeAction::Deleted,
+                None,
+                actor,
+            ))
+        }
+    }
 }
