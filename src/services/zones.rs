@@ -311,6 +311,23 @@ pub fn snapshot(z: &zones::Model) -> Value {
     serde_json::to_value(ZoneView::new(z, 0)).unwrap_or(Value::Null)
 }
 
+/// A new primary zone's NS record at the apex: its SOA's primary server.
+async fn insert_apex_ns(txn: &sea_orm::DatabaseTransaction, zone: &zones::Model) -> Result<()> {
+    dns_records::ActiveModel {
+        zone_id: Set(zone.id),
+        name: Set("@".into()),
+        record_type: Set(hdns_entities::enums::RecordType::NS),
+        value: Set(zone.soa_primary_ns.clone()),
+        enabled: Set(true),
+        created_at: Set(zone.created_at),
+        updated_at: Set(zone.created_at),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
 pub async fn create(
     db: &DatabaseConnection,
     dns: &Dns,
@@ -368,18 +385,7 @@ pub async fn create(
     }
     let zone = model.insert(&txn).await?;
     if zone.zone_type == ZoneType::Master {
-        dns_records::ActiveModel {
-            zone_id: Set(zone.id),
-            name: Set("@".into()),
-            record_type: Set(hdns_entities::enums::RecordType::NS),
-            value: Set(zone.soa_primary_ns.clone()),
-            enabled: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        insert_apex_ns(&txn, &zone).await?;
     }
     audit::record(
         &txn,
@@ -481,21 +487,8 @@ pub async fn list(
     Ok((out, total))
 }
 
-pub async fn update(
-    db: &DatabaseConnection,
-    dns: &Dns,
-    actor: &Caller,
-    id: i32,
-    req: UpdateZone,
-) -> Result<zones::Model> {
-    let zone = grants::require_zone(db, actor, id, grants::Level::Write).await?;
-    let _lock = dns.files.lock_zone(&zone.name).await;
-    let txn = crate::db::write_txn(db).await?;
-    let old = zones::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Error::not_found("Zone"))?;
-    let mut am = old.clone().into_active_model();
+/// Puts the fields a partial update gives, each validated, into `am`.
+fn apply_changes(am: &mut zones::ActiveModel, req: &UpdateZone) -> Result<()> {
     if let Some(v) = &req.soa_primary_ns {
         am.soa_primary_ns = Set(primary_ns(v)?);
     }
@@ -538,6 +531,25 @@ pub async fn update(
     if req.description.is_some() {
         am.description = Set(description(req.description.clone())?);
     }
+    Ok(())
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Caller,
+    id: i32,
+    req: UpdateZone,
+) -> Result<zones::Model> {
+    let zone = grants::require_zone(db, actor, id, grants::Level::Write).await?;
+    let _lock = dns.files.lock_zone(&zone.name).await;
+    let txn = crate::db::write_txn(db).await?;
+    let old = zones::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found("Zone"))?;
+    let mut am = old.clone().into_active_model();
+    apply_changes(&mut am, &req)?;
     am.updated_at = Set(Utc::now());
     let new = am.update(&txn).await?;
     check_type_fields(new.zone_type, &new.primaries, &new.forwarders)?;
