@@ -85,70 +85,13 @@ pub async fn dashboard(state: web::Data<AppState>, user: AuthUser) -> ApiResult<
     } else {
         Some(grants::granted_zone_ids(db, user.user.id).await?)
     };
-    let mut zq = zones::Entity::find();
-    let mut rq = dns_records::Entity::find();
-    if let Some(ids) = &granted {
-        zq = zq.filter(zones::Column::Id.is_in(ids.clone()));
-        rq = rq.filter(dns_records::Column::ZoneId.is_in(ids.clone()));
-    }
-    let counts = Counts {
-        zones: zq.clone().count(db).await?,
-        enabled_zones: zq.filter(zones::Column::Enabled.eq(true)).count(db).await?,
-        records: rq.count(db).await?,
-        forwarders: if admin {
-            Some(forwarders::Entity::find().count(db).await?)
-        } else {
-            None
-        },
-    };
-
-    let queries = if admin {
-        QueryPanel {
-            queries_per_second: live.queries_per_second,
-            queries_per_second_1m: live.queries_per_second_1m,
-            queries_this_minute: live.queries_this_minute,
-            window_start: window_start.clone(),
-            top_domains: live.top_domains,
-            top_clients: live.top_clients,
-            by_type: live.by_type,
-            recursive_ratio: live.recursive_ratio,
-            nxdomain_ratio: ratios.nxdomain_ratio,
-            blocked_ratio: ratios.blocked_ratio,
-            recent: live.recent.into_iter().collect(),
-        }
-    } else {
-        let ids: HashSet<i32> = granted.clone().unwrap_or_default().into_iter().collect();
-        let index = live.zones.clone();
-        let mine = |name: &str| index.find(name).is_some_and(|(id, _)| ids.contains(&id));
-        QueryPanel {
-            queries_per_second: live.queries_per_second,
-            queries_per_second_1m: live.queries_per_second_1m,
-            queries_this_minute: live.queries_this_minute,
-            window_start: window_start.clone(),
-            top_domains: live
-                .top_domains
-                .into_iter()
-                .filter(|c| mine(&c.key))
-                .collect(),
-            top_clients: Vec::new(),
-            by_type: BTreeMap::new(),
-            recursive_ratio: live.recursive_ratio,
-            nxdomain_ratio: ratios.nxdomain_ratio,
-            blocked_ratio: ratios.blocked_ratio,
-            recent: live
-                .recent
-                .into_iter()
-                .filter(|q| q["query_name"].as_str().is_some_and(&mine))
-                .map(|mut q| {
-                    if let Some(o) = q.as_object_mut() {
-                        o.remove("client_ip");
-                        o.remove("client_port");
-                    }
-                    q
-                })
-                .collect(),
-        }
-    };
+    let counts = counts(db, granted.as_deref(), admin).await?;
+    let queries = query_panel(
+        live,
+        ratios,
+        window_start,
+        granted.map(|g| g.into_iter().collect()),
+    );
 
     let recent_events = if admin {
         event_log::Entity::find()
@@ -170,4 +113,85 @@ pub async fn dashboard(state: web::Data<AppState>, user: AuthUser) -> ApiResult<
         recent_events,
         timestamp: crate::now_iso(),
     }))
+}
+
+/// Zones, enabled zones and records the caller may see; forwarders for admins.
+async fn counts(
+    db: &sea_orm::DatabaseConnection,
+    granted: Option<&[i32]>,
+    admin: bool,
+) -> ApiResult<Counts> {
+    let mut zq = zones::Entity::find();
+    let mut rq = dns_records::Entity::find();
+    if let Some(ids) = granted {
+        zq = zq.filter(zones::Column::Id.is_in(ids.to_vec()));
+        rq = rq.filter(dns_records::Column::ZoneId.is_in(ids.to_vec()));
+    }
+    Ok(Counts {
+        zones: zq.clone().count(db).await?,
+        enabled_zones: zq.filter(zones::Column::Enabled.eq(true)).count(db).await?,
+        records: rq.count(db).await?,
+        forwarders: if admin {
+            Some(forwarders::Entity::find().count(db).await?)
+        } else {
+            None
+        },
+    })
+}
+
+/// The query panel: everything for admins; for a user, only what names
+/// their zones, without client addresses.
+fn query_panel(
+    live: hdns_actors::querylog::Live,
+    ratios: hdns_actors::monitor::bind_stats::Ratios,
+    window_start: String,
+    granted: Option<HashSet<i32>>,
+) -> QueryPanel {
+    match granted {
+        None => QueryPanel {
+            queries_per_second: live.queries_per_second,
+            queries_per_second_1m: live.queries_per_second_1m,
+            queries_this_minute: live.queries_this_minute,
+            window_start,
+            top_domains: live.top_domains,
+            top_clients: live.top_clients,
+            by_type: live.by_type,
+            recursive_ratio: live.recursive_ratio,
+            nxdomain_ratio: ratios.nxdomain_ratio,
+            blocked_ratio: ratios.blocked_ratio,
+            recent: live.recent.into_iter().collect(),
+        },
+        Some(ids) => {
+            let index = live.zones.clone();
+            let mine = |name: &str| index.find(name).is_some_and(|(id, _)| ids.contains(&id));
+            QueryPanel {
+                queries_per_second: live.queries_per_second,
+                queries_per_second_1m: live.queries_per_second_1m,
+                queries_this_minute: live.queries_this_minute,
+                window_start,
+                top_domains: live
+                    .top_domains
+                    .into_iter()
+                    .filter(|c| mine(&c.key))
+                    .collect(),
+                top_clients: Vec::new(),
+                by_type: BTreeMap::new(),
+                recursive_ratio: live.recursive_ratio,
+                nxdomain_ratio: ratios.nxdomain_ratio,
+                blocked_ratio: ratios.blocked_ratio,
+                recent: live
+                    .recent
+                    .into_iter()
+                    .filter(|q| q["query_name"].as_str().is_some_and(&mine))
+                    .map(|mut q| {
+                        if let Some(o) = q.as_object_mut() {
+                            o.remove("client_ip");
+                            o.remove("client_port");
+                        }
+                        q
+                    })
+                    .collect(),
+            }
+        }
+    }
 }
