@@ -16,6 +16,15 @@ use super::render::{ForwarderStanza, PolicyLine, PolicyZoneStanza, Renderer, Zon
 use super::{zonedata, BindMode, BindSettings};
 use crate::rpz::{self, Action};
 
+/// The statements zones.conf is rendered from.
+struct Stanzas {
+    zones: Vec<ZoneStanza>,
+    forwarders: Vec<ForwarderStanza>,
+    /// Policy zones in `response-policy` order: manual first.
+    policy_names: Vec<String>,
+    policy: Vec<PolicyZoneStanza>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
     /// BIND's checker refused the result: the caller's change is invalid.
@@ -174,6 +183,29 @@ impl BindFiles {
     /// Renders zones.conf (and named.conf outside external mode) from the
     /// database and checks them with named-checkconf.
     pub async fn stage_config<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<Staged>, BindError> {
+        let st = self.stanzas(db).await?;
+        let zones_text = self
+            .renderer
+            .zones_conf(&st.zones, &st.forwarders, &st.policy)
+            .map_err(BindError::Internal)?;
+        let zones_staged = Staged::write(self.settings.paths.zones_conf(), &zones_text).await?;
+        let mut staged = Vec::new();
+        if self.settings.mode == BindMode::External {
+            files::check_conf(&self.settings.tools, &zones_staged.temp)
+                .await
+                .map_err(BindError::Check)?;
+        } else {
+            staged.push(
+                self.stage_named_conf(&zones_staged, st.policy_names)
+                    .await?,
+            );
+        }
+        staged.insert(0, zones_staged);
+        Ok(staged)
+    }
+
+    /// The zone, forwarder and policy-zone statements of every enabled row.
+    async fn stanzas<C: ConnectionTrait>(&self, db: &C) -> Result<Stanzas, BindError> {
         let zones = zones::Entity::find()
             .filter(zones::Column::Enabled.eq(true))
             .order_by_asc(zones::Column::Name)
@@ -185,7 +217,7 @@ impl BindFiles {
             .all(db)
             .await?;
         let paths = &self.settings.paths;
-        let stanzas: Vec<ZoneStanza> = zones
+        let zones = zones
             .iter()
             .map(|z| ZoneStanza {
                 name: z.name.clone(),
@@ -203,7 +235,7 @@ impl BindFiles {
                 also_notify: strings(&z.also_notify),
             })
             .collect();
-        let fstanzas: Vec<ForwarderStanza> = fwds
+        let forwarders = fwds
             .iter()
             .flat_map(|f| {
                 let servers = servers(&f.servers);
@@ -223,10 +255,10 @@ impl BindFiles {
             .order_by_asc(threat_feeds::Column::Id)
             .all(db)
             .await?;
-        let mut policy: Vec<String> = vec![rpz::MANUAL_ZONE.to_string()];
-        policy.extend(feeds.iter().map(|f| rpz::feed_zone(f.id)));
+        let mut policy_names: Vec<String> = vec![rpz::MANUAL_ZONE.to_string()];
+        policy_names.extend(feeds.iter().map(|f| rpz::feed_zone(f.id)));
         let dynamic = super::dynamic::feeds_dynamic(&self.settings);
-        let pstanzas: Vec<PolicyZoneStanza> = policy
+        let policy = policy_names
             .iter()
             .map(|z| PolicyZoneStanza {
                 name: z.clone(),
@@ -234,45 +266,44 @@ impl BindFiles {
                 update_key: (dynamic && z != rpz::MANUAL_ZONE).then(|| super::RNDC_KEY_NAME.into()),
             })
             .collect();
-        let zones_text = self
-            .renderer
-            .zones_conf(&stanzas, &fstanzas, &pstanzas)
-            .map_err(BindError::Internal)?;
-        let zones_staged = Staged::write(paths.zones_conf(), &zones_text).await?;
+        Ok(Stanzas {
+            zones,
+            forwarders,
+            policy_names,
+            policy,
+        })
+    }
 
-        let mut staged = Vec::new();
-        if self.settings.mode == BindMode::External {
-            files::check_conf(&self.settings.tools, &zones_staged.temp)
-                .await
-                .map_err(BindError::Check)?;
-        } else {
-            // Check a named.conf that includes the staged zone statements, then
-            // stage the real one that includes the final path.
-            let mut conf = self.settings.named_conf();
-            conf.policy_zones = policy.clone();
-            conf.zones_conf = zones_staged.temp.to_string_lossy().into_owned();
-            let probe = Staged::write(
-                paths.named_conf(),
-                &self
-                    .renderer
-                    .named_conf(&conf)
-                    .map_err(BindError::Internal)?,
-            )
-            .await?;
-            files::check_conf(&self.settings.tools, &probe.temp)
-                .await
-                .map_err(BindError::Check)?;
-            drop(probe);
-            let mut conf = self.settings.named_conf();
-            conf.policy_zones = policy;
-            let real = self
+    /// Checks a named.conf that includes the staged zone statements, then
+    /// stages the real one that includes the final path.
+    async fn stage_named_conf(
+        &self,
+        zones_staged: &Staged,
+        policy_names: Vec<String>,
+    ) -> Result<Staged, BindError> {
+        let paths = &self.settings.paths;
+        let mut conf = self.settings.named_conf();
+        conf.policy_zones = policy_names.clone();
+        conf.zones_conf = zones_staged.temp.to_string_lossy().into_owned();
+        let probe = Staged::write(
+            paths.named_conf(),
+            &self
                 .renderer
                 .named_conf(&conf)
-                .map_err(BindError::Internal)?;
-            staged.push(Staged::write(paths.named_conf(), &real).await?);
-        }
-        staged.insert(0, zones_staged);
-        Ok(staged)
+                .map_err(BindError::Internal)?,
+        )
+        .await?;
+        files::check_conf(&self.settings.tools, &probe.temp)
+            .await
+            .map_err(BindError::Check)?;
+        drop(probe);
+        let mut conf = self.settings.named_conf();
+        conf.policy_zones = policy_names;
+        let real = self
+            .renderer
+            .named_conf(&conf)
+            .map_err(BindError::Internal)?;
+        Ok(Staged::write(paths.named_conf(), &real).await?)
     }
 
     /// Re-renders everything from the database (start-up, `hybrid-dns bind sync`).
