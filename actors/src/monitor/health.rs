@@ -109,12 +109,15 @@ fn check(
     }
 }
 
+/// A result of the `bind9` component.
+fn bind9(status: Status, rt: Option<f64>, message: String) -> Check {
+    check("bind9", "bind9", status, rt, message)
+}
+
 async fn check_bind(dns: &Dns, db: &DatabaseConnection) -> Check {
     let settings = &dns.files.settings;
     if settings.mode == BindMode::Disabled {
-        return check(
-            "bind9",
-            "bind9",
+        return bind9(
             Status::Unknown,
             None,
             "BIND is disabled: files are rendered only".into(),
@@ -122,13 +125,7 @@ async fn check_bind(dns: &Dns, db: &DatabaseConnection) -> Check {
     }
     let running = dns.status.lock().map(|s| s.running).unwrap_or(false);
     if settings.mode == BindMode::Managed && !running {
-        return check(
-            "bind9",
-            "bind9",
-            Status::Critical,
-            None,
-            "named is not running".into(),
-        );
+        return bind9(Status::Critical, None, "named is not running".into());
     }
     let start = Instant::now();
     // named refuses the control channel briefly while it starts or
@@ -139,13 +136,7 @@ async fn check_bind(dns: &Dns, db: &DatabaseConnection) -> Check {
         status = rndc(settings, &["status"]).await;
     }
     if let Err(e) = status {
-        return check(
-            "bind9",
-            "bind9",
-            Status::Critical,
-            None,
-            format!("rndc status failed: {e}"),
-        );
+        return bind9(Status::Critical, None, format!("rndc status failed: {e}"));
     }
     let rndc_ms = ms(start.elapsed());
     // A real query: the SOA of a hosted zone, answered by named itself.
@@ -159,43 +150,29 @@ async fn check_bind(dns: &Dns, db: &DatabaseConnection) -> Check {
         .flatten()
         .map(|z| z.name);
     let Some(zone) = zone else {
-        return check(
-            "bind9",
-            "bind9",
+        return bind9(
             Status::Healthy,
             Some(rndc_ms),
             "named answers rndc (no zone to query)".into(),
         );
     };
     let Ok(name) = Name::from_ascii(format!("{zone}.")) else {
-        return check(
-            "bind9",
-            "bind9",
-            Status::Healthy,
-            Some(rndc_ms),
-            "named answers rndc".into(),
-        );
+        return bind9(Status::Healthy, Some(rndc_ms), "named answers rndc".into());
     };
     let server = SocketAddr::from(([127, 0, 0, 1], settings.dns_port));
     let r = query(server, name, RecordType::SOA).await;
     match (r.success, r.latency_ms) {
-        (true, Some(l)) if l <= SLOW_MS => check(
-            "bind9",
-            "bind9",
+        (true, Some(l)) if l <= SLOW_MS => bind9(
             Status::Healthy,
             Some(l),
             format!("a hosted zone's SOA answered in {l} ms"),
         ),
-        (true, l) => check(
-            "bind9",
-            "bind9",
+        (true, l) => bind9(
             Status::Warning,
             l,
             "a hosted zone's SOA answered slowly".to_string(),
         ),
-        _ => check(
-            "bind9",
-            "bind9",
+        _ => bind9(
             Status::Warning,
             Some(rndc_ms),
             format!(
