@@ -101,24 +101,14 @@ fn snapshot(f: &threat_feeds::Model) -> Value {
 }
 
 /// Applies `input` over `am` (a new row or the old one), checking every field.
-fn apply(
+/// Where the feed comes from: an http(s) URL or a file under the feed
+/// directory, exactly one of them.
+fn apply_source(
     am: &mut threat_feeds::ActiveModel,
     input: &FeedInput,
     feeds: &ThreatFeeds,
     new: bool,
 ) -> Result<()> {
-    if let Some(n) = &input.name {
-        let n = n.trim();
-        if n.is_empty() || n.len() > 128 || n.chars().any(char::is_control) {
-            return Err(Error::validation(
-                "name",
-                "name is 1 to 128 printable characters",
-            ));
-        }
-        am.name = Set(n.to_string());
-    } else if new {
-        return Err(Error::validation("name", "name is required"));
-    }
     match (&input.url, &input.file_path) {
         (Some(_), Some(_)) => {
             return Err(Error::validation("url", "give url or file_path, not both"))
@@ -143,6 +133,28 @@ fn apply(
         }
         (None, None) => {}
     }
+    Ok(())
+}
+
+fn apply(
+    am: &mut threat_feeds::ActiveModel,
+    input: &FeedInput,
+    feeds: &ThreatFeeds,
+    new: bool,
+) -> Result<()> {
+    if let Some(n) = &input.name {
+        let n = n.trim();
+        if n.is_empty() || n.len() > 128 || n.chars().any(char::is_control) {
+            return Err(Error::validation(
+                "name",
+                "name is 1 to 128 printable characters",
+            ));
+        }
+        am.name = Set(n.to_string());
+    } else if new {
+        return Err(Error::validation("name", "name is required"));
+    }
+    apply_source(am, input, feeds, new)?;
     let format = match input.format.as_deref() {
         Some(f) => Format::parse(f).ok_or_else(|| {
             Error::validation("format", "format must be domains, hosts, adblock or rpz")
