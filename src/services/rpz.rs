@@ -372,21 +372,9 @@ pub struct BulkResult {
 
 /// Adds and removes many rules in one check and one reload. All or nothing:
 /// any invalid item refuses the whole request and names every bad item.
-pub async fn bulk(
-    db: &DatabaseConnection,
-    dns: &Dns,
-    actor: &Caller,
-    input: BulkInput,
-) -> Result<BulkResult> {
-    if input.add.is_empty() && input.remove.is_empty() {
-        return Err(Error::validation("add", "nothing to add or remove"));
-    }
-    if input.add.len() + input.remove.len() > MAX_BULK {
-        return Err(Error::validation(
-            "add",
-            format!("at most {MAX_BULK} rules per request"),
-        ));
-    }
+/// Each item of a bulk change checked on its own: the rules to add, the
+/// domains to remove, and one error per bad item (by its index).
+fn check_bulk(input: &BulkInput) -> (Vec<(Checked, &RuleInput)>, Vec<String>, Vec<Value>) {
     let mut errors = Vec::new();
     let mut checked = Vec::new();
     let mut seen = HashSet::new();
@@ -408,6 +396,25 @@ pub async fn bulk(
             Err(why) => errors.push(json!({"remove_index": i, "field": "domain", "message": why})),
         }
     }
+    (checked, remove, errors)
+}
+
+pub async fn bulk(
+    db: &DatabaseConnection,
+    dns: &Dns,
+    actor: &Caller,
+    input: BulkInput,
+) -> Result<BulkResult> {
+    if input.add.is_empty() && input.remove.is_empty() {
+        return Err(Error::validation("add", "nothing to add or remove"));
+    }
+    if input.add.len() + input.remove.len() > MAX_BULK {
+        return Err(Error::validation(
+            "add",
+            format!("at most {MAX_BULK} rules per request"),
+        ));
+    }
+    let (checked, remove, mut errors) = check_bulk(&input);
     let _zone = dns.files.lock_zone(rpz::MANUAL_ZONE).await;
     let txn = crate::db::write_txn(db).await?;
     let existing: HashSet<String> = rpz_rules::Entity::find()
