@@ -225,35 +225,7 @@ impl BindActor {
         let status = self.status.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let mut errors = Vec::new();
-            if reconfig {
-                if let Err(e) = rndc(&settings, &["reconfig"]).await {
-                    errors.push(e);
-                }
-            }
-            for z in &zones {
-                if let Err(e) = rndc(&settings, &["reload", z]).await {
-                    errors.push(e);
-                }
-            }
-            for name in &flush {
-                if let Err(e) = rndc(&settings, &["flushtree", name]).await {
-                    errors.push(e);
-                }
-            }
-            // rndc only queues a zone load: report done when named serves it.
-            if settings.mode == BindMode::Managed && errors.is_empty() {
-                for (zone, serial) in &expect {
-                    let limit = Duration::from_secs(10);
-                    if !crate::dns_client::wait_for_serial(settings.dns_port, zone, *serial, limit)
-                        .await
-                    {
-                        errors.push(format!(
-                            "named did not serve serial {serial} of {zone} within 10 s"
-                        ));
-                    }
-                }
-            }
+            let errors = reload(&settings, reconfig, &zones, &flush, &expect).await;
             let ok = errors.is_empty();
             let message = if ok { None } else { Some(errors.join("; ")) };
             for w in waiters {
@@ -277,6 +249,41 @@ impl BindActor {
             addr.do_send(FlushDone);
         });
     }
+}
+
+/// One round of reloads: reconfig, zone reloads and cache flushes by rndc,
+/// then (managed mode) a wait until named serves each expected serial,
+/// since rndc only queues a load. Returns what failed.
+async fn reload(
+    settings: &BindSettings,
+    reconfig: bool,
+    zones: &[String],
+    flush: &[String],
+    expect: &std::collections::BTreeMap<String, i64>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut commands: Vec<Vec<&str>> = Vec::new();
+    if reconfig {
+        commands.push(vec!["reconfig"]);
+    }
+    commands.extend(zones.iter().map(|z| vec!["reload", z.as_str()]));
+    commands.extend(flush.iter().map(|n| vec!["flushtree", n.as_str()]));
+    for args in commands {
+        if let Err(e) = rndc(settings, &args).await {
+            errors.push(e);
+        }
+    }
+    if settings.mode == BindMode::Managed && errors.is_empty() {
+        for (zone, serial) in expect {
+            let limit = Duration::from_secs(10);
+            if !crate::dns_client::wait_for_serial(settings.dns_port, zone, *serial, limit).await {
+                errors.push(format!(
+                    "named did not serve serial {serial} of {zone} within 10 s"
+                ));
+            }
+        }
+    }
+    errors
 }
 
 /// Runs one rndc command against our named (or the system one in external mode).
