@@ -239,6 +239,8 @@ pub fn parse_ttl(s: &str) -> Option<i64> {
 }
 
 /// Parses a master file for `zone` (stored form, no trailing dot).
+// Long on purpose: one pass over the entries of RFC 1035 (directives,
+// owner and TTL inheritance, class, type); the state it carries is shared.
 pub fn parse(text: &str, zone: &str) -> Result<ParsedZone, ParseError> {
     let mut out = ParsedZone::default();
     let mut origin = format!("{zone}.");

@@ -289,6 +289,8 @@ fn first_subscriptions(
 
 /// Who may open this connection, with which subscriptions, within the
 /// per-user (and cluster-wide) connection limit.
+// Long on purpose: the door's checks in the order a client meets them
+// (token, path, role, grants, limits), each refusing with its own code.
 async fn admit(
     req: &HttpRequest,
     state: &web::Data<AppState>,
