@@ -235,3 +235,17 @@ async fn every_change_bumps_the_serial_and_writes_its_audit_row() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_unknown_stored_value_is_named_at_start() {
+    use sea_orm::ConnectionTrait;
+    let w = world().await;
+    let admin = user(&w, "root", Role::Admin).await;
+    zone(&w, &admin, "example.test").await;
+    hybrid_dns::db::migrate(&w.db).await.unwrap();
+    w.db.execute_unprepared("UPDATE zones SET zone_type = 'stub'")
+        .await
+        .unwrap();
+    let e = hybrid_dns::db::migrate(&w.db).await.unwrap_err();
+    assert!(e.contains("zones.zone_type holds `stub`"), "{e}");
+}

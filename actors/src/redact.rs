@@ -22,30 +22,35 @@ pub fn redact_url(url: &str, policy: Redact) -> String {
             Redact::Credentials => "(invalid url)".into(),
         };
     };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (userinfo, host) = match rest[..authority_end].rfind('@') {
-        Some(at) => (Some(&rest[..at]), &rest[at + 1..authority_end]),
-        None => (None, &rest[..authority_end]),
-    };
-    let tail = &rest[authority_end..];
-    let scheme = &url[..scheme_end];
     match policy {
         Redact::Password => {
-            let user = match userinfo {
-                Some(u) if u.contains(':') => {
-                    format!("{}:<redacted>@", u.split(':').next().unwrap_or(""))
+            // The user part ends at the last `@` before the path: a password
+            // may hold `?` or `#`, and must be hidden all the same.
+            let rest = &url[scheme_end + 3..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let userinfo = &rest[..at];
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    let hidden = if userinfo.contains(':') {
+                        format!("{user}:<redacted>")
+                    } else {
+                        user.to_string()
+                    };
+                    format!("{}://{}{}", &url[..scheme_end], hidden, &rest[at..])
                 }
-                Some(u) => format!("{u}@"),
-                None => String::new(),
-            };
-            format!("{scheme}://{user}{host}{tail}")
+                None => url.to_string(),
+            }
         }
-        Redact::Credentials => {
-            let path = tail.split(['?', '#']).next().unwrap_or("");
-            let path = if path.is_empty() { "/" } else { path };
-            format!("{scheme}://{host}{path}")
-        }
+        Redact::Credentials => match reqwest::Url::parse(url) {
+            Ok(mut u) => {
+                let _ = u.set_password(None);
+                let _ = u.set_username("");
+                u.set_query(None);
+                u.to_string()
+            }
+            Err(_) => "(invalid url)".into(),
+        },
     }
 }
 
@@ -84,5 +89,14 @@ mod tests {
             "https://feeds.example/"
         );
         assert_eq!(redact_url("not a url", Credentials), "(invalid url)");
+        // A password with `#` or `?` is hidden whole.
+        assert_eq!(
+            redact_url("postgres://app:pa#ss@db/hdns", Password),
+            "postgres://app:<redacted>@db/hdns"
+        );
+        assert_eq!(
+            redact_url("postgres://app:p?w@db/hdns", Password),
+            "postgres://app:<redacted>@db/hdns"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
+use hdns_actors::rpz::feed_actor::NotStarted;
 use hdns_entities::security_alerts;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait,
@@ -267,11 +268,12 @@ pub async fn run_feed(
             feed_id: row.id,
             status: "started",
         })),
-        Err(running) => Err(ApiError::conflict(
+        Err(NotStarted::Running(running)) => Err(ApiError::conflict(
             "update_running",
             format!("feed {} is being updated", row.name),
         )
         .with_details(json!({"operation_id": running}))),
+        Err(NotStarted::Unavailable(why)) => Err(crate::services::Error::Unavailable(why).into()),
     }
 }
 

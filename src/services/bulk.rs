@@ -98,7 +98,7 @@ impl BulkStatus {
             processed: Some(self.processed as u64),
             succeeded: Some(self.succeeded as u64),
             failed: Some(self.failed as u64),
-            percent: self.percent,
+            percent: serde_json::Number::from_f64(self.percent).unwrap_or_else(|| 0.into()),
             user_id: self.user_id.to_string(),
             timestamp: crate::now_iso(),
             errors: duration_ms.map(|_| json!(self.errors)),

@@ -150,7 +150,9 @@ pub struct BulkOperation {
     pub succeeded: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failed: Option<u64>,
-    pub percent: f64,
+    /// As the operation counts it: a fraction for bulk record changes
+    /// (`12.5`), a whole number for feed updates (`40`).
+    pub percent: serde_json::Number,
     pub user_id: String,
     pub timestamp: String,
     /// Per-operation errors, in the final event.

@@ -117,6 +117,15 @@ impl actix::Handler<Unschedule> for ThreatFeedActor {
     }
 }
 
+/// Why an update did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotStarted {
+    /// This operation is updating the feed already.
+    Running(String),
+    /// The actor cannot be reached (it is restarting).
+    Unavailable(String),
+}
+
 /// A handle on the ThreatFeedActor for the services. Cheap to clone.
 #[derive(Clone)]
 pub struct ThreatFeeds {
@@ -184,13 +193,13 @@ impl ThreatFeeds {
         }
     }
 
-    /// Starts an update in the background; `Err` holds the operation
-    /// already running.
-    pub async fn run_now(&self, feed_id: i32, user_id: Option<i32>) -> Result<String, String> {
-        self.addr
-            .send(UpdateFeed { feed_id, user_id })
-            .await
-            .map_err(unreachable_actor)?
+    /// Starts an update in the background and answers its operation id.
+    pub async fn run_now(&self, feed_id: i32, user_id: Option<i32>) -> Result<String, NotStarted> {
+        match self.addr.send(UpdateFeed { feed_id, user_id }).await {
+            Ok(Ok(op)) => Ok(op),
+            Ok(Err(running)) => Err(NotStarted::Running(running)),
+            Err(e) => Err(NotStarted::Unavailable(unreachable_actor(e))),
+        }
     }
 }
 
@@ -379,7 +388,7 @@ impl Feeds {
             processed: None,
             succeeded: None,
             failed: None,
-            percent: f64::from(percent),
+            percent: percent.into(),
             user_id: op.user_id.to_string(),
             timestamp: crate::events::now_iso(),
             errors: None,
@@ -660,7 +669,7 @@ impl Feeds {
         plan: FeedPlan,
         mut outcome: Outcome,
     ) -> Result<Outcome, String> {
-        let entries = match plan {
+        let (updates, entries) = match plan {
             FeedPlan::Unchanged => {
                 outcome.mode = "unchanged";
                 return Ok(outcome);
@@ -669,33 +678,31 @@ impl Feeds {
                 script,
                 messages,
                 entries,
-            } => {
-                self.progress(op, feed.id, "rendering", 60);
-                let _lock = self.inner.dns.files.lock_zone(zone).await;
-                let start = Instant::now();
-                match self.inner.dns.update_policy_zone(&script).await {
-                    Ok(()) => {
-                        outcome.timings.reload = ms(start.elapsed());
-                        let start = Instant::now();
-                        self.keep_list(feed.id, entries).await?;
-                        outcome.timings.install = ms(start.elapsed());
-                        // named bumps the serial once per update message.
-                        outcome.serial = feed.serial + messages as i64;
-                        outcome.mode = "incremental";
-                        return Ok(outcome);
-                    }
-                    // Some messages may have landed: a full render puts named
-                    // back in step with the list.
-                    Err(e) => {
-                        tracing::warn!(feed = %feed.name, error = %e, "dynamic update failed; rendering the whole zone");
-                        entries
-                    }
-                }
-            }
-            FeedPlan::Full { entries } => entries,
+            } => (Some((script, messages)), entries),
+            FeedPlan::Full { entries } => (None, entries),
         };
         self.progress(op, feed.id, "rendering", 60);
         let _lock = self.inner.dns.files.lock_zone(zone).await;
+        if let Some((script, messages)) = updates {
+            let start = Instant::now();
+            match self.inner.dns.update_policy_zone(&script).await {
+                Ok(()) => {
+                    outcome.timings.reload = ms(start.elapsed());
+                    let start = Instant::now();
+                    self.keep_list(feed.id, entries).await?;
+                    outcome.timings.install = ms(start.elapsed());
+                    // named bumps the serial once per update message.
+                    outcome.serial = feed.serial + messages as i64;
+                    outcome.mode = "incremental";
+                    return Ok(outcome);
+                }
+                // Some messages may have landed: a full render puts named
+                // back in step with the list.
+                Err(e) => {
+                    tracing::warn!(feed = %feed.name, error = %e, "dynamic update failed; rendering the whole zone")
+                }
+            }
+        }
         self.install_full(feed, op, zone, entries, outcome).await
     }
 
