@@ -494,6 +494,27 @@ async fn zone_files_import_and_export() {
         r.body
     );
     assert_eq!(dig(port, "new.import.test", "A").data, vec!["192.0.2.81"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_file_imports_refuse_bad_files_whole() {
+    if !bind::available("zone_file_imports_refuse_bad_files_whole") {
+        return;
+    }
+    let s =
+        TestServer::start_managed(Backend::Sqlite, &[("HDNS_MAX_ZONE_FILE_BYTES", "8192")]).await;
+    let port = s.dns_port();
+    let t = s.admin_token().await;
+    let z = s.create_zone(&t, json!({"name": "import.test"})).await;
+    let zid = z["id"].as_i64().unwrap();
+    let r = s
+        .post(
+            &format!("/api/zones/{zid}/import"),
+            Some(&t),
+            json!({"content": IMPORT_ZONE, "mode": "replace"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 
     // Refusals: $INCLUDE, a bad record (all or nothing), a CNAME clash, too large.
     let count = s

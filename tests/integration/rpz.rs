@@ -166,6 +166,56 @@ async fn wait_feed(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_rules_refuse_bad_input_and_change_nothing() {
+    if !bind::available("manual_rules_refuse_bad_input_and_change_nothing") {
+        return;
+    }
+    let (s, t) = managed(&[]).await;
+    corp_zone(&s, &t).await;
+    rule(&s, &t, json!({"domain": "ads.corp.test", "action": "nxdomain"})).await;
+
+    // Bad input is refused with a clear error and changes nothing.
+    let zone_file = s.dir.path().join("data/bind/rpz/manual.rpz.hdns.db");
+    let before = std::fs::read_to_string(&zone_file).unwrap();
+    for (body, field) in [
+        (json!({"domain": "com", "action": "nxdomain"}), "domain"),
+        (
+            json!({"domain": "a b.example", "action": "nxdomain"}),
+            "domain",
+        ),
+        (
+            json!({"domain": "x.example", "action": "redirect"}),
+            "redirect_target",
+        ),
+        (
+            json!({"domain": "x.example", "action": "nxdomain", "redirect_target": "192.0.2.1"}),
+            "redirect_target",
+        ),
+        (json!({"domain": "x.example", "action": "block"}), "action"),
+        (
+            json!({"domain": "x.example", "category": "spam"}),
+            "category",
+        ),
+        (json!({"domain": "x.manual.rpz.hdns"}), "domain"),
+    ] {
+        let r = s.post("/api/rpz/rules", Some(&t), body.clone()).await;
+        assert_error(&r, 422, "validation_error");
+        assert_eq!(r.body["details"]["field"], field, "{body}: {:?}", r.body);
+    }
+    let r = s
+        .post(
+            "/api/rpz/rules",
+            Some(&t),
+            json!({"domain": "ads.corp.test"}),
+        )
+        .await;
+    assert_error(&r, 409, "rule_exists");
+    assert_eq!(std::fs::read_to_string(&zone_file).unwrap(), before);
+    assert_eq!(dig(s.dns_port(), "ads.corp.test", "A").status, "NXDOMAIN");
+    assert_eq!(s.get("/api/rpz/rules", Some(&t)).await.body["total"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_rules_answer_by_action_and_passthru_beats_a_feed() {
     if !bind::available("manual_rules_answer_by_action_and_passthru_beats_a_feed") {
         return;
@@ -215,44 +265,6 @@ async fn manual_rules_answer_by_action_and_passthru_beats_a_feed() {
         ["192.0.2.10"],
         "others untouched"
     );
-
-    // Bad input is refused with a clear error and changes nothing.
-    let zone_file = s.dir.path().join("data/bind/rpz/manual.rpz.hdns.db");
-    let before = std::fs::read_to_string(&zone_file).unwrap();
-    for (body, field) in [
-        (json!({"domain": "com", "action": "nxdomain"}), "domain"),
-        (
-            json!({"domain": "a b.example", "action": "nxdomain"}),
-            "domain",
-        ),
-        (
-            json!({"domain": "x.example", "action": "redirect"}),
-            "redirect_target",
-        ),
-        (
-            json!({"domain": "x.example", "action": "nxdomain", "redirect_target": "192.0.2.1"}),
-            "redirect_target",
-        ),
-        (json!({"domain": "x.example", "action": "block"}), "action"),
-        (
-            json!({"domain": "x.example", "category": "spam"}),
-            "category",
-        ),
-        (json!({"domain": "x.manual.rpz.hdns"}), "domain"),
-    ] {
-        let r = s.post("/api/rpz/rules", Some(&t), body.clone()).await;
-        assert_error(&r, 422, "validation_error");
-        assert_eq!(r.body["details"]["field"], field, "{body}: {:?}", r.body);
-    }
-    let r = s
-        .post(
-            "/api/rpz/rules",
-            Some(&t),
-            json!({"domain": "ads.corp.test"}),
-        )
-        .await;
-    assert_error(&r, 409, "rule_exists");
-    assert_eq!(std::fs::read_to_string(&zone_file).unwrap(), before);
 
     // Search, filters and pagination.
     let l = s
