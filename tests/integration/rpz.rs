@@ -172,7 +172,12 @@ async fn manual_rules_refuse_bad_input_and_change_nothing() {
     }
     let (s, t) = managed(&[]).await;
     corp_zone(&s, &t).await;
-    rule(&s, &t, json!({"domain": "ads.corp.test", "action": "nxdomain"})).await;
+    rule(
+        &s,
+        &t,
+        json!({"domain": "ads.corp.test", "action": "nxdomain"}),
+    )
+    .await;
 
     // Bad input is refused with a clear error and changes nothing.
     let zone_file = s.dir.path().join("data/bind/rpz/manual.rpz.hdns.db");
