@@ -20,7 +20,7 @@ use super::error::{Error, Result};
 use super::{records, zones as zone_svc, Caller};
 use crate::dns::masterfile::{self, Soa};
 use crate::dns::{names, RecordKind, ValidRecord};
-use hdns_actors::bind::commit::Dns;
+use hdns_actors::bind::commit::{CommitTimings, Dns};
 
 /// How many problems one failed import reports.
 const MAX_REPORTED: usize = 50;
@@ -71,6 +71,23 @@ pub struct ImportTimings {
     pub check: u64,
     pub commit: u64,
     pub reload: u64,
+}
+
+impl ImportTimings {
+    /// Milliseconds per phase: ours (parse and validate, database), then the
+    /// commit path's (load, render, check, commit, reload).
+    fn of(parse_validate: Duration, database: Duration, t: &CommitTimings) -> Self {
+        let ms = |d: Duration| d.as_millis() as u64;
+        Self {
+            parse_validate: ms(parse_validate),
+            database: ms(database),
+            load: ms(t.stage.load),
+            render: ms(t.stage.render),
+            check: ms(t.stage.check),
+            commit: ms(t.commit),
+            reload: ms(t.install_reload),
+        }
+    }
 }
 
 /// A parsed and validated file.
@@ -279,6 +296,70 @@ async fn insert_rows(
     Ok(())
 }
 
+/// What an import writes.
+struct RowsPlan {
+    insert: Vec<ValidRecord>,
+    /// Rows a replacement deleted.
+    deleted: u64,
+    /// The TTL records are stored against (theirs is kept only when it differs).
+    default_ttl: i32,
+    /// Records of the file already in the zone, or repeated in the file.
+    skipped: usize,
+}
+
+/// Replace: every row goes, the file's SOA and `$TTL` become the zone's.
+/// Merge: only records the zone does not hold are added.
+async fn plan_rows(
+    txn: &sea_orm::DatabaseTransaction,
+    am: &mut zones::ActiveModel,
+    zone: &zones::Model,
+    existing: &[dns_records::Model],
+    prepared: Prepared,
+    mode: ImportMode,
+) -> Result<RowsPlan> {
+    match mode {
+        ImportMode::Replace => {
+            check_cnames(&[], &prepared.records)?;
+            let deleted = dns_records::Entity::delete_many()
+                .filter(dns_records::Column::ZoneId.eq(zone.id))
+                .exec(txn)
+                .await?
+                .rows_affected;
+            let default_ttl = replace_header(am, zone, &prepared);
+            Ok(RowsPlan {
+                insert: prepared.records,
+                deleted,
+                default_ttl,
+                skipped: prepared.duplicates,
+            })
+        }
+        ImportMode::Merge => {
+            let fresh = not_present(existing, prepared.records);
+            check_cnames(existing, &fresh)?;
+            Ok(RowsPlan {
+                skipped: prepared.in_file - fresh.len(),
+                insert: fresh,
+                deleted: 0,
+                default_ttl: zone.default_ttl,
+            })
+        }
+    }
+}
+
+/// A replacing file's SOA and `$TTL` become the zone's; returns the
+/// default TTL the records are stored against.
+fn replace_header(am: &mut zones::ActiveModel, zone: &zones::Model, prepared: &Prepared) -> i32 {
+    if let Some(soa) = &prepared.soa {
+        apply_soa(am, zone, soa);
+    }
+    let ttl = prepared
+        .default_ttl
+        .map(|t| t.clamp(0, i32::MAX as i64) as i32)
+        .unwrap_or(zone.default_ttl);
+    am.default_ttl = Set(ttl);
+    ttl
+}
+
 /// Imports a prepared file. `progress` hears how many records were written.
 pub async fn import(
     db: &DatabaseConnection,
@@ -307,32 +388,14 @@ pub async fn import(
         .all(&txn)
         .await?;
     let old_count = existing.len() as u64;
-    let mut skipped = prepared.duplicates;
+    let in_file = prepared.in_file;
     let mut am = zone.clone().into_active_model();
-    let (to_insert, deleted, default_ttl) = match mode {
-        ImportMode::Replace => {
-            check_cnames(&[], &prepared.records)?;
-            let res = dns_records::Entity::delete_many()
-                .filter(dns_records::Column::ZoneId.eq(zone.id))
-                .exec(&txn)
-                .await?;
-            if let Some(soa) = &prepared.soa {
-                apply_soa(&mut am, &zone, soa);
-            }
-            let ttl = prepared
-                .default_ttl
-                .map(|t| t.clamp(0, i32::MAX as i64) as i32)
-                .unwrap_or(zone.default_ttl);
-            am.default_ttl = Set(ttl);
-            (prepared.records, res.rows_affected, ttl)
-        }
-        ImportMode::Merge => {
-            let fresh = not_present(&existing, prepared.records);
-            skipped += prepared.in_file - prepared.duplicates - fresh.len();
-            check_cnames(&existing, &fresh)?;
-            (fresh, 0, zone.default_ttl)
-        }
-    };
+    let RowsPlan {
+        insert: to_insert,
+        deleted,
+        default_ttl,
+        skipped,
+    } = plan_rows(&txn, &mut am, &zone, &existing, prepared, mode).await?;
     am.updated_at = Set(Utc::now());
     let zone = am.update(&txn).await?;
     let created = to_insert.len();
@@ -360,16 +423,7 @@ pub async fn import(
     };
     all.extend(new_rows);
     let (zone, t) = dns.commit_zone_timed(txn, zone, false, Some(all)).await?;
-    let ms = |d: Duration| d.as_millis() as u64;
-    let timings_ms = ImportTimings {
-        parse_validate: ms(prepared_parse),
-        database: ms(database),
-        load: ms(t.stage.load),
-        render: ms(t.stage.render),
-        check: ms(t.stage.check),
-        commit: ms(t.commit),
-        reload: ms(t.install_reload),
-    };
+    let timings_ms = ImportTimings::of(prepared_parse, database, &t);
     let new_count = old_count - deleted + created as u64;
     dns.publish(zone_svc::zone_event_for_records(
         &zone, old_count, new_count, actor,
@@ -378,7 +432,7 @@ pub async fn import(
         zone_id: zone.id,
         zone_name: zone.name.clone(),
         mode,
-        records_in_file: prepared.in_file,
+        records_in_file: in_file,
         created,
         skipped,
         deleted,
