@@ -41,6 +41,31 @@ where
     }
 }
 
+/// Runs synchronous work of an actor that works on its own thread (the
+/// QueryLogActor). `None` when it panicked: the panic was logged and
+/// published as a critical `health_alert`, and the caller resets itself.
+pub fn guarded_sync<T>(
+    component: &'static str,
+    bus: &EventBus,
+    work: impl FnOnce() -> T,
+) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::error!(component, "actor work panicked; resetting the actor");
+            bus.publish(Event::new(HealthEvent {
+                component: component.into(),
+                status: "critical".into(),
+                metrics: json!({}),
+                message: format!("{component} panicked; it was restarted"),
+                timestamp: now_iso(),
+                alert: true,
+            }));
+            None
+        }
+    }
+}
+
 /// An actor that works in rounds (a health check round, a metrics sample),
 /// one at a time.
 pub trait Rounds: actix::Actor<Context = actix::Context<Self>> + actix::Supervised {
@@ -121,6 +146,20 @@ mod tests {
             };
             spawn_round(self, ctx, "flaky", self.bus.clone(), work);
         }
+    }
+
+    #[test]
+    fn a_panic_in_synchronous_work_is_caught_and_alerted() {
+        let bus = EventBus::new(None);
+        let mut events = bus.subscribe();
+        assert_eq!(guarded_sync("querylog", &bus, || 7), Some(7));
+        assert!(events.try_recv().is_err(), "no alert for work that returns");
+        let out: Option<()> = guarded_sync("querylog", &bus, || panic!("bad line"));
+        assert_eq!(out, None);
+        let alert = events.try_recv().expect("an alert");
+        assert_eq!(alert.event_type, EventType::HealthAlert);
+        assert_eq!(alert.priority, Priority::Critical);
+        assert_eq!(alert.data["component"], "querylog");
     }
 
     #[actix::test]

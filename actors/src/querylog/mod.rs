@@ -104,7 +104,12 @@ impl Actor for QueryLogActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.settings.poll, |act, _| act.tick());
+        ctx.run_interval(self.settings.poll, |act, _| {
+            let bus = act.bus.clone();
+            if crate::supervise::guarded_sync("querylog", &bus, || act.tick()).is_none() {
+                act.restart();
+            }
+        });
     }
 }
 
@@ -205,6 +210,14 @@ impl QueryLog {
 }
 
 impl QueryLogActor {
+    /// After a panic: follow the log again from its end (the line that
+    /// panicked is not read twice) with fresh aggregates; counters stay.
+    fn restart(&mut self) {
+        self.follower = tail::Follower::new(&self.settings.path, true);
+        self.agg = Aggregator::new();
+        self.recent.clear();
+    }
+
     /// Reads what is new: streams queries (bounded per second), rolls the
     /// minute aggregates, repaints the live figures when lines arrived and
     /// once a second for the rates.
