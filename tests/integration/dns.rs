@@ -401,18 +401,14 @@ fn record_set(body: &Value) -> Vec<(String, String, String, String, String, Stri
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zone_files_import_and_export() {
-    if !bind::available("zone_files_import_and_export") {
-        return;
-    }
+/// A managed server (zone files up to 8 KiB) with `import.test` replaced
+/// by `IMPORT_ZONE`: the server, a token, the zone id, the import's answer.
+async fn import_zone_server() -> (TestServer, String, i64, crate::common::Resp) {
     let s =
         TestServer::start_managed(Backend::Sqlite, &[("HDNS_MAX_ZONE_FILE_BYTES", "8192")]).await;
-    let port = s.dns_port();
     let t = s.admin_token().await;
     let z = s.create_zone(&t, json!({"name": "import.test"})).await;
     let zid = z["id"].as_i64().unwrap();
-
     let r = s
         .post(
             &format!("/api/zones/{zid}/import"),
@@ -421,6 +417,16 @@ async fn zone_files_import_and_export() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
+    (s, t, zid, r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_files_import_and_export() {
+    if !bind::available("zone_files_import_and_export") {
+        return;
+    }
+    let (s, t, zid, r) = import_zone_server().await;
+    let port = s.dns_port();
     assert_eq!(r.body["created"], 11);
     assert!(r.body["serial"].as_i64().unwrap() > 2024010101);
     assert_eq!(
@@ -501,20 +507,8 @@ async fn zone_file_imports_refuse_bad_files_whole() {
     if !bind::available("zone_file_imports_refuse_bad_files_whole") {
         return;
     }
-    let s =
-        TestServer::start_managed(Backend::Sqlite, &[("HDNS_MAX_ZONE_FILE_BYTES", "8192")]).await;
+    let (s, t, zid, _) = import_zone_server().await;
     let port = s.dns_port();
-    let t = s.admin_token().await;
-    let z = s.create_zone(&t, json!({"name": "import.test"})).await;
-    let zid = z["id"].as_i64().unwrap();
-    let r = s
-        .post(
-            &format!("/api/zones/{zid}/import"),
-            Some(&t),
-            json!({"content": IMPORT_ZONE, "mode": "replace"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
 
     // Refusals: $INCLUDE, a bad record (all or nothing), a CNAME clash, too large.
     let count = s
