@@ -74,7 +74,7 @@ impl ClientMessage {
     /// The message of a JSON object whose `type` is one of `TYPES`; `None`
     /// for any other type. Unknown fields (`id`, ...) are ignored.
     pub fn parse(msg: &Value) -> Option<Self> {
-        serde_json::from_value(msg.clone()).ok()
+        Self::deserialize(msg).ok()
     }
 }
 

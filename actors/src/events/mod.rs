@@ -190,9 +190,9 @@ pub enum Payload {
     Permission(PermissionChanged),
     Query(DnsQuery),
     /// Published as given through `/api/events/publish`, or from another
-    /// instance in a shape this one does not know: users see the fields
-    /// of its type's payload only.
-    Raw(Value),
+    /// instance in a shape this one does not know: the data is the event's
+    /// `data` (kept once), users see the fields of its type's payload only.
+    Raw,
 }
 
 macro_rules! payload_from {
@@ -225,7 +225,7 @@ payload_from!(
 
 /// Calls `$body` with the payload struct inside any typed variant.
 macro_rules! with_payload {
-    ($p:expr, $x:ident => $body:expr, raw $r:ident => $raw:expr) => {
+    ($p:expr, $x:ident => $body:expr, raw => $raw:expr) => {
         match $p {
             Payload::Zone($x) => $body,
             Payload::Record($x) => $body,
@@ -245,7 +245,7 @@ macro_rules! with_payload {
             Payload::Expired($x) => $body,
             Payload::Permission($x) => $body,
             Payload::Query($x) => $body,
-            Payload::Raw($r) => $raw,
+            Payload::Raw => $raw,
         }
     };
 }
@@ -262,50 +262,49 @@ fn typed<P: EventPayload>(p: &P) -> (EventType, Priority, Scope, Value) {
 impl Payload {
     /// Decodes an event's data back into its payload (an event of another
     /// instance); `Raw` when it does not fit the type's struct.
-    pub fn decode(t: EventType, data: Value) -> Self {
+    pub fn decode(t: EventType, data: &Value) -> Self {
         use EventType as T;
-        fn de<P: serde::de::DeserializeOwned>(v: &Value) -> Option<P> {
-            serde_json::from_value(v.clone()).ok()
+        // Deserialized from the borrowed value: nothing is copied first.
+        fn de<'a, P: serde::Deserialize<'a>>(v: &'a Value) -> Option<P> {
+            P::deserialize(v).ok()
         }
         let typed = match t {
-            T::ZoneCreated | T::ZoneUpdated | T::ZoneDeleted => de(&data).map(Payload::Zone),
-            T::RecordCreated | T::RecordUpdated | T::RecordDeleted => {
-                de(&data).map(Payload::Record)
-            }
-            T::BulkOperationProgress | T::BulkOperationComplete => de(&data).map(Payload::Bulk),
-            T::SecurityAlert | T::ThreatDetected => de::<ThreatAlert>(&data).map(|mut a| {
+            T::ZoneCreated | T::ZoneUpdated | T::ZoneDeleted => de(data).map(Payload::Zone),
+            T::RecordCreated | T::RecordUpdated | T::RecordDeleted => de(data).map(Payload::Record),
+            T::BulkOperationProgress | T::BulkOperationComplete => de(data).map(Payload::Bulk),
+            T::SecurityAlert | T::ThreatDetected => de::<ThreatAlert>(data).map(|mut a| {
                 a.detected = t == T::ThreatDetected;
                 Payload::Threat(a)
             }),
-            T::RpzUpdated => de(&data).map(Payload::Rpz),
-            T::ThreatFeedUpdated => de(&data).map(Payload::Feed),
-            T::HealthUpdate | T::HealthAlert => de::<HealthEvent>(&data).map(|mut h| {
+            T::RpzUpdated => de(data).map(Payload::Rpz),
+            T::ThreatFeedUpdated => de(data).map(Payload::Feed),
+            T::HealthUpdate | T::HealthAlert => de::<HealthEvent>(data).map(|mut h| {
                 h.alert = t == T::HealthAlert;
                 Payload::Health(h)
             }),
-            T::ForwarderStatusChange => de(&data).map(Payload::Forwarder),
-            T::SystemMetrics => de::<SystemMetrics>(&data).map(|m| Payload::Metrics(Box::new(m))),
-            T::BindReload => de(&data).map(Payload::Reload),
-            T::ConfigChange => de(&data).map(Payload::Config),
-            T::UserLogin | T::UserLogout => de::<UserSession>(&data).map(|mut u| {
+            T::ForwarderStatusChange => de(data).map(Payload::Forwarder),
+            T::SystemMetrics => de::<SystemMetrics>(data).map(|m| Payload::Metrics(Box::new(m))),
+            T::BindReload => de(data).map(Payload::Reload),
+            T::ConfigChange => de(data).map(Payload::Config),
+            T::UserLogin | T::UserLogout => de::<UserSession>(data).map(|mut u| {
                 u.logout = t == T::UserLogout;
                 Payload::Session(u)
             }),
-            T::SessionExpired => de(&data).map(Payload::Expired),
-            T::PermissionChanged => de(&data).map(Payload::Permission),
-            T::DnsQuery => de(&data).map(Payload::Query),
+            T::SessionExpired => de(data).map(Payload::Expired),
+            T::PermissionChanged => de(data).map(Payload::Permission),
+            T::DnsQuery => de(data).map(Payload::Query),
         };
         // A payload whose own type disagrees (a bulk status that is not
         // final under bulk_operation_complete) stays as it came.
         match typed {
             Some(p) if p.event_type() == Some(t) => p,
-            _ => Payload::Raw(data),
+            _ => Payload::Raw,
         }
     }
 
     /// The event type a typed payload is; `None` for raw data.
     pub fn event_type(&self) -> Option<EventType> {
-        with_payload!(self, p => Some(p.event_type()), raw _r => None)
+        with_payload!(self, p => Some(p.event_type()), raw => None)
     }
 }
 
@@ -377,8 +376,8 @@ impl Event {
             event_type,
             priority: event_type.default_priority(),
             user_data: filtered(&data, user_fields_of(event_type)),
-            data: data.clone(),
-            payload: Payload::Raw(data),
+            data,
+            payload: Payload::Raw,
             zone_id: None,
             user_id: None,
             timestamp: now_iso(),
@@ -389,8 +388,8 @@ impl Event {
 
     /// An event of another instance, decoded back into its payload.
     pub fn decode(event_type: EventType, data: Value) -> Self {
-        let payload = Payload::decode(event_type, data.clone());
-        let fields = with_payload!(&payload, p => user_fields_of_payload(p), raw _r => user_fields_of(event_type));
+        let payload = Payload::decode(event_type, &data);
+        let fields = with_payload!(&payload, p => user_fields_of_payload(p), raw => user_fields_of(event_type));
         Self {
             event_type,
             priority: event_type.default_priority(),
@@ -517,7 +516,7 @@ mod tests {
         ));
         let role = Payload::decode(
             EventType::PermissionChanged,
-            serde_json::json!({"user_id": "3", "role": "admin", "timestamp": "t"}),
+            &serde_json::json!({"user_id": "3", "role": "admin", "timestamp": "t"}),
         );
         assert!(matches!(
             role,
@@ -528,11 +527,11 @@ mod tests {
         ));
         let alert = Payload::decode(
             EventType::HealthAlert,
-            serde_json::json!({"component": "c", "status": "s", "metrics": {}, "message": "m", "timestamp": "t"}),
+            &serde_json::json!({"component": "c", "status": "s", "metrics": {}, "message": "m", "timestamp": "t"}),
         );
         assert_eq!(alert.event_type(), Some(EventType::HealthAlert));
-        let odd = Payload::decode(EventType::ZoneCreated, serde_json::json!({"n": 1}));
-        assert!(matches!(odd, Payload::Raw(_)));
+        let odd = Payload::decode(EventType::ZoneCreated, &serde_json::json!({"n": 1}));
+        assert!(matches!(odd, Payload::Raw));
     }
 
     #[test]
